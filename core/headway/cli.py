@@ -1,0 +1,310 @@
+"""The ``headway`` command line.
+
+Commands are thin: parse options, call a library function, print. Errors
+that headway raises for a user's mistake become one message and exit 1;
+misuse of the command line exits 2; anything else is a bug and keeps its
+traceback (``HEADWAY_DEBUG=1`` shows one for everything).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+
+from . import __version__
+from ._output import print_json, print_table
+from .config import Config, load_config
+from .errors import HeadwayError, StoreError, UsageError
+from .plugins import Plugins, get_plugins
+from .secrets import RedactingFilter, redact
+from .store import Store
+from .sync import LogProgress, Progress, SyncReport, run_sync
+
+DEBUG_ENV = "HEADWAY_DEBUG"
+
+log = logging.getLogger("headway")
+
+
+@attrs.define
+class App:
+    """What every command shares: plugins, the config's path, verbosity."""
+
+    plugins: Plugins
+    config_path: str | None = None
+    verbosity: int = 0
+    _config: Config | None = None
+
+    def config(self, *, period: str | None = None) -> Config:
+        """The validated configuration (loaded once per command)."""
+        if self._config is None or period is not None:
+            self._config = load_config(
+                self.config_path,
+                plugins=self.plugins.connectors().keys(),
+                functions=self.plugins.measures().keys(),
+                period=period,
+            )
+        return self._config
+
+    def use_config(self, config: Config) -> None:
+        """Make ``config`` the one later steps of this command use."""
+        self._config = config
+
+    def store(self, config: Config | None = None, *, create: bool = True) -> Store:
+        """The configuration's store, open for writing."""
+        config = config or self.config()
+        return Store.open(config.database, create=create)
+
+
+class HeadwayGroup(click.Group):
+    """A click group that turns headway's errors into messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HeadwayError as error:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            _fail(error)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; what was stored is kept.", err=True)
+            ctx.exit(130)
+
+
+def _fail(error: HeadwayError) -> None:
+    message = redact(str(error))
+    if isinstance(error, UsageError):
+        raise click.UsageError(message)
+    click.echo(f"Error: {message}", err=True)
+    raise SystemExit(error.exit_code)
+
+
+def configure_logging(verbosity: int) -> None:
+    """Send log records to stderr, at a level set by ``-v`` and ``-q``.
+
+    Called once, by the CLI; library code only logs.
+    """
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
+        max(-1, min(verbosity, 2)), logging.DEBUG
+    )
+    root = logging.getLogger("headway")
+    for handler in list(root.handlers):
+        if getattr(handler, "_headway", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._headway = True  # type: ignore[attr-defined]
+    detail = "%(name)s: " if verbosity >= 2 else ""
+    handler.setFormatter(
+        _LowercaseLevelFormatter(f"%(levelname)s: {detail}%(message)s")
+    )
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+    # Third-party libraries speak up only when asked for everything.
+    for name in ("urllib3", "requests"):
+        logging.getLogger(name).setLevel(
+            logging.DEBUG if verbosity >= 3 else logging.WARNING
+        )
+        logging.getLogger(name).addFilter(RedactingFilter())
+
+
+class _LowercaseLevelFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = record.levelname.lower()
+        return super().format(record)
+
+
+def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--json``: print the result as JSON for scripts."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print the result as JSON."
+    )(function)
+
+
+def build_cli(plugins: Plugins | None = None) -> click.Group:
+    """The ``headway`` command group, with every plugin's commands added.
+
+    :param plugins: the plugin set to use; default, the installed plugins.
+    """
+
+    @click.group(
+        cls=HeadwayGroup, context_settings={"help_option_names": ["-h", "--help"]}
+    )
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        envvar="HEADWAY_CONFIG",
+        help="The configuration file (default: $HEADWAY_CONFIG, else ./headway.toml).",
+    )
+    @click.option("-v", "--verbose", count=True, help="Say more (-vv for debug).")
+    @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+    @click.version_option(__version__, prog_name="headway")
+    @click.pass_context
+    def cli(
+        ctx: click.Context, config_path: str | None, verbose: int, quiet: bool
+    ) -> None:
+        """headway: is your team's work moving the strategy?
+
+        Syncs work from Jira, GitHub, Google Calendar and Salesforce, maps it
+        onto a Balanced Scorecard, and scores it into snapshots you can query.
+        """
+        if verbose and quiet:
+            raise click.UsageError("use either -v or -q, not both")
+        verbosity = -1 if quiet else verbose
+        configure_logging(verbosity)
+        ctx.obj = App(plugins=chosen, config_path=config_path, verbosity=verbosity)
+
+    chosen = plugins or get_plugins()
+    for command in _core_commands():
+        cli.add_command(command)
+    chosen.add_commands(cli)
+    return cli
+
+
+def _core_commands() -> list[click.Command]:
+    from . import commands
+
+    return commands.all_commands()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``headway`` script."""
+    cli = build_cli(get_plugins())
+    cli.main(args=list(argv) if argv is not None else None, prog_name="headway")
+
+
+# ---------------------------------------------------------------- shared bits
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def print_sync_report(report: SyncReport, as_json: bool) -> None:
+    """Print a sync's results, one row per source."""
+    rows = [
+        {
+            "source": r.source,
+            "plugin": r.plugin,
+            "status": r.status,
+            "items": r.items,
+            "changed": r.changed,
+            "pages": r.pages,
+            "tombstones": r.tombstones,
+            "rejected": r.rejected,
+            "requests": r.stats.requests,
+            "retries": r.stats.retries,
+            "waited": round(r.stats.waited, 1),
+            "seconds": round(r.seconds, 1),
+            "run": r.run_id,
+            "error": r.error,
+        }
+        for r in report.results
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    columns = [
+        "source",
+        "status",
+        "items",
+        "changed",
+        "pages",
+        "requests",
+        "retries",
+        "waited",
+        "seconds",
+    ]
+    print_table(
+        columns,
+        [[row[c] for c in columns] for row in rows],
+        right=columns[2:],
+        status_column="status",
+    )
+    for row in rows:
+        if row["error"]:
+            click.echo(f"{row['source']}: {row['error']}", err=True)
+
+
+def make_progress(app: App) -> Progress:
+    """A live display on a terminal, else log lines."""
+    if app.verbosity >= 0 and sys.stderr.isatty():
+        from rich.console import Console
+
+        from ._progress import TerminalProgress
+
+        return TerminalProgress(Console(file=sys.stderr))
+    return LogProgress()
+
+
+def sync_sources(
+    app: App,
+    config: Config,
+    store: Store,
+    names: Sequence[str] = (),
+    full: bool = False,
+) -> SyncReport:
+    """Run a sync with the command line's progress display."""
+    return run_sync(
+        config, store, app.plugins, names, full=full, progress=make_progress(app)
+    )
+
+
+def run_query(
+    store: Store, sql: str, params: dict[str, Any]
+) -> tuple[list[str], list[tuple]]:
+    """Run one read-only statement; returns its columns and rows.
+
+    :raises HeadwayError: the statement writes, or is not valid SQL.
+    """
+    try:
+        cursor = store.conn.execute(sql, params)
+        rows = cursor.fetchall()
+    except sqlite3.DatabaseError as error:
+        text = str(error)
+        if "not authorized" in text or "readonly" in text or "query_only" in text:
+            raise HeadwayError(
+                "headway query only reads: statements that write, ATTACH, PRAGMA "
+                "changes and extensions are refused. Use the sqlite3 shell on a copy "
+                "to change data"
+            ) from None
+        if "no such table" in text or "no such column" in text:
+            raise HeadwayError(
+                f"{text}; the tables are described in docs/store.md"
+            ) from None
+        raise HeadwayError(f"SQL error: {text}") from None
+    except (ValueError, sqlite3.ProgrammingError) as error:
+        raise HeadwayError(f"SQL error: {error}") from None
+    columns = [d[0] for d in cursor.description or ()]
+    return columns, rows
+
+
+def parse_params(values: Sequence[str]) -> dict[str, Any]:
+    """``name=value`` pairs for ``:name`` parameters."""
+    params = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(
+                f"{value!r} is not name=value", param_hint="--param"
+            )
+        params[name] = text
+    return params
+
+
+def store_path_for_query(app: App, database: str | None) -> Path:
+    """The store ``headway query`` reads: ``--db`` else the configuration's."""
+    if database:
+        return Path(database)
+    try:
+        return app.config().database
+    except HeadwayError as error:
+        raise StoreError(f"{error}; or name the store with --db PATH") from None

@@ -1,0 +1,218 @@
+"""headway's own commands. Each one parses, calls the library, prints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ._output import print_csv, print_json, print_table
+from .cli import (
+    App,
+    json_option,
+    parse_params,
+    pass_app,
+    print_sync_report,
+    run_query,
+    store_path_for_query,
+    sync_sources,
+)
+from .config import load_config
+from .errors import HeadwayError
+from .store import Store
+from .workspace import write_demo, write_init
+
+
+@click.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing headway.toml.")
+@click.option("--period", help="The scorecard's period (default: this quarter).")
+def init(folder: str, force: bool, period: str | None) -> None:
+    """Write a commented headway.toml with the four perspectives."""
+    path = write_init(Path(folder), force=force, period=period)
+    click.echo(f"Wrote {path}. Next: add objectives and sources, then `headway check`.")
+
+
+@click.command()
+@click.argument("folder", default="headway-demo", type=click.Path(file_okay=False))
+@click.option(
+    "--seed", default=7, show_default=True, help="Seed of the generated data."
+)
+@pass_app
+def demo(app: App, folder: str, seed: int) -> None:
+    """Build a demo workspace: generated data, synced, scored and reported."""
+    path = write_demo(Path(folder), seed=seed)
+    config = load_config(
+        path,
+        plugins=app.plugins.connectors().keys(),
+        functions=app.plugins.measures().keys(),
+    )
+    app.use_config(config)
+    with Store.open(config.database) as store:
+        report = sync_sources(app, config, store)
+    if not report.ok:
+        print_sync_report(report, as_json=False)
+        raise HeadwayError("the demo sync failed; run again with -v for details")
+    items = sum(r.items for r in report.results)
+    click.echo(
+        f"Demo workspace: {path.parent}\n"
+        f"  configuration: {path}\n"
+        f"  store:         {config.database} ({items:,} items from "
+        f"{len(report.results)} sources)"
+    )
+    for step in DEMO_STEPS:
+        step(app, config)
+
+
+#: What ``headway demo`` does after the sync, in order (scoring, the report).
+DEMO_STEPS: list = []
+
+
+@click.command(name="plugins")
+@json_option
+@pass_app
+def plugins_command(app: App, as_json: bool) -> None:
+    """List installed plugins: version, connectors, hooks, load errors."""
+    infos = app.plugins.info()
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": i.name,
+                    "version": i.version,
+                    "package": i.package,
+                    "builtin": i.builtin,
+                    "connectors": list(i.connectors),
+                    "measures": list(i.measures),
+                    "hooks": list(i.hooks),
+                    "error": i.error,
+                }
+                for i in infos
+            ]
+        )
+        return
+    print_table(
+        ["plugin", "version", "connectors", "measures", "hooks", "status"],
+        [
+            [
+                i.name,
+                i.version or "",
+                ", ".join(i.connectors),
+                ", ".join(i.measures),
+                ", ".join(i.hooks),
+                f"error: {i.error}" if i.error else "ok",
+            ]
+            for i in infos
+        ],
+    )
+
+
+@click.command()
+@click.argument("sources", nargs=-1)
+@click.option(
+    "--full", is_flag=True, help="Ignore saved cursors and read everything again."
+)
+@json_option
+@pass_app
+def sync(app: App, sources: tuple[str, ...], full: bool, as_json: bool) -> None:
+    """Run connectors and store what they read (incremental by default).
+
+    Name SOURCES to sync only those; by default every enabled source runs.
+    """
+    config = app.config()
+    with app.store(config) as store:
+        report = sync_sources(app, config, store, sources, full=full)
+    print_sync_report(report, as_json)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("sql")
+@click.option(
+    "--param", "-p", "params", multiple=True, help="Bind :name to a value (name=value)."
+)
+@click.option(
+    "--db",
+    "database",
+    type=click.Path(dir_okay=False),
+    help="Read this store instead of the configuration's.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print rows as JSON objects.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print rows as CSV.")
+@pass_app
+def query(
+    app: App,
+    sql: str,
+    params: tuple[str, ...],
+    database: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Run read-only SQL on the store (docs/store.md lists the tables)."""
+    if as_json and as_csv:
+        raise click.UsageError("use either --json or --csv, not both")
+    bound = parse_params(params)
+    path = store_path_for_query(app, database)
+    with Store.open_readonly(path) as store:
+        columns, rows = run_query(store, sql, bound)
+    if as_json:
+        print_json([dict(zip(columns, row, strict=True)) for row in rows])
+    elif as_csv:
+        print_csv(columns, rows)
+    else:
+        print_table(columns, rows)
+
+
+@click.group()
+def state() -> None:
+    """Inspect or reset sync cursors."""
+
+
+@state.command(name="show")
+@click.argument("source", required=False)
+@json_option
+@pass_app
+def state_show(app: App, source: str | None, as_json: bool) -> None:
+    """Show saved cursors, of one SOURCE or all."""
+    config = app.config()
+    if source is not None and source not in config.sources:
+        raise HeadwayError(f"no source {source!r} in the configuration")
+    with app.store(config) as store:
+        sql = (
+            "SELECT source, stream, partition, state, updated_at, run_id "
+            "FROM sync_state"
+        )
+        args: list = []
+        if source:
+            sql += " WHERE source = ?"
+            args.append(source)
+        rows = list(store.db.query(sql + " ORDER BY source, stream, partition", args))
+    if as_json:
+        print_json([{**row, "state": json.loads(row["state"])} for row in rows])
+        return
+    print_table(
+        ["source", "stream", "partition", "state", "updated_at", "run_id"],
+        [list(row.values()) for row in rows],
+    )
+
+
+@state.command(name="reset")
+@click.argument("source")
+@click.option("--stream", help="Reset one stream only.")
+@pass_app
+def state_reset(app: App, source: str, stream: str | None) -> None:
+    """Forget SOURCE's cursors, so its next sync reads everything again."""
+    config = app.config()
+    if source not in config.sources:
+        raise HeadwayError(f"no source {source!r} in the configuration")
+    with app.store(config) as store:
+        store.acquire_lock("state reset")
+        dropped = store.reset_state(source, stream)
+    click.echo(f"Dropped {dropped} cursor(s) of {source}; its next sync is a full one.")
+
+
+def all_commands() -> list[click.Command]:
+    """headway's own commands, in the order ``--help`` lists them."""
+    return [init, demo, plugins_command, sync, query, state]

@@ -1,0 +1,320 @@
+"""The plugin manager: loading plugins and collecting what they register.
+
+Plugins come from the ``headway`` entry-point group, loaded one at a time: a
+plugin that fails to import is recorded with its error (``headway plugins``
+shows it) and every other command still works. ``HEADWAY_LOAD_PLUGINS``
+(comma-separated entry-point names, empty for none) restricts loading.
+Built-in features, such as the demo connector, are ordinary plugins
+registered through the same hooks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from importlib import metadata
+from typing import Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from .connectors import ConnectorFactory, ConnectorType
+from .errors import PluginError
+from .measures import MeasureFunction, MeasureType
+from .model import Assignment, Scorecard, Snapshot, WorkItem
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "headway"
+LOAD_PLUGINS_ENV = "HEADWAY_LOAD_PLUGINS"
+PROJECT_NAME = "headway"
+
+#: Modules inside headway that register themselves like any plugin.
+BUILTIN_PLUGINS = ("headway.demo",)
+
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@attrs.frozen
+class PluginInfo:
+    """What ``headway plugins`` shows for one plugin."""
+
+    name: str
+    version: str | None
+    package: str | None
+    hooks: tuple[str, ...] = ()
+    connectors: tuple[str, ...] = ()
+    measures: tuple[str, ...] = ()
+    error: str | None = None
+    builtin: bool = False
+
+
+class Plugins:
+    """A plugin manager and what its plugins registered.
+
+    Build one with :meth:`create`; tests pass ``entry_points=False`` so they
+    never load whatever happens to be installed, then :meth:`register` the
+    plugins they test.
+    """
+
+    def __init__(self, manager: pluggy.PluginManager):
+        self.manager = manager
+        self.load_errors: dict[str, str] = {}
+        self._versions: dict[str, tuple[str | None, str | None]] = {}
+        self._builtin: set[str] = set()
+        self._connectors: dict[str, ConnectorType] | None = None
+        self._measures: dict[str, MeasureType] | None = None
+        self.hook_errors: dict[str, str] = {}
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        entry_points: bool = True,
+        builtins: bool = True,
+        only: Iterable[str] | None = None,
+    ) -> Plugins:
+        """A fresh manager with the hook specs, built-ins and installed plugins.
+
+        :param entry_points: load plugins of the ``headway`` entry-point group.
+        :param builtins: register headway's own plugins (the demo connector).
+        :param only: load just these entry points; default from
+            ``$HEADWAY_LOAD_PLUGINS`` when it is set.
+        """
+        manager = pluggy.PluginManager(PROJECT_NAME)
+        manager.add_hookspecs(hookspecs)
+        plugins = cls(manager)
+        if builtins:
+            for module_name in BUILTIN_PLUGINS:
+                module = importlib.import_module(module_name)
+                name = module_name.rpartition(".")[2]
+                plugins.register(module, name)
+                plugins._builtin.add(name)
+        if entry_points:
+            plugins.load_entry_points(only)
+        return plugins
+
+    def register(self, plugin: Any, name: str | None = None) -> str:
+        """Register a plugin object (a module or an instance with hookimpls)."""
+        registered = self.manager.register(plugin, name=name)
+        if registered is None:
+            raise PluginError(f"plugin {name!r} is already registered", plugin=name)
+        self._invalidate()
+        return registered
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin by name (tests always do, in a fixture)."""
+        self.manager.unregister(name=name)
+        self.load_errors.pop(name, None)
+        self._invalidate()
+
+    def load_entry_points(self, only: Iterable[str] | None = None) -> None:
+        """Import each plugin of the entry-point group, recording failures."""
+        if only is None and (env := os.environ.get(LOAD_PLUGINS_ENV)) is not None:
+            only = [name.strip() for name in env.split(",") if name.strip()]
+        wanted = set(only) if only is not None else None
+        for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if wanted is not None and entry_point.name not in wanted:
+                continue
+            if self.manager.has_plugin(entry_point.name):
+                continue
+            dist = entry_point.dist
+            version = (dist.version if dist else None, dist.name if dist else None)
+            self._versions[entry_point.name] = version
+            try:
+                plugin = entry_point.load()
+                self.manager.register(plugin, name=entry_point.name)
+            except Exception as error:
+                self.load_errors[entry_point.name] = _describe(error)
+                log.warning(
+                    "plugin %s could not be loaded: %s",
+                    entry_point.name,
+                    self.load_errors[entry_point.name],
+                )
+                log.debug("plugin %s load traceback", entry_point.name, exc_info=True)
+        self._invalidate()
+
+    # ------------------------------------------------------------ registries
+
+    def connectors(self) -> dict[str, ConnectorType]:
+        """Every registered connector type by name."""
+        if self._connectors is None:
+            found: dict[str, ConnectorType] = {}
+
+            def collect(plugin: str) -> Callable[..., None]:
+                def register(
+                    name: str, factory: ConnectorFactory, description: str = ""
+                ) -> None:
+                    if name in found:
+                        raise PluginError(
+                            f"plugin {plugin!r} registers connector {name!r}, which "
+                            f"plugin {found[name].plugin!r} already registered",
+                            plugin=plugin,
+                        )
+                    found[name] = ConnectorType(name, factory, plugin, description)
+
+                return register
+
+            self._call_registration("register_connectors", collect)
+            self._connectors = found
+        return self._connectors
+
+    def measures(self) -> dict[str, MeasureType]:
+        """Every registered measure function by name."""
+        if self._measures is None:
+            found: dict[str, MeasureType] = {}
+
+            def collect(plugin: str) -> Callable[..., None]:
+                def register(
+                    name: str,
+                    function: MeasureFunction,
+                    description: str = "",
+                    kind: str = "outcome",
+                ) -> None:
+                    if name in found:
+                        raise PluginError(
+                            f"plugin {plugin!r} registers measure {name!r}, which "
+                            f"plugin {found[name].plugin!r} already registered",
+                            plugin=plugin,
+                        )
+                    found[name] = MeasureType(name, function, plugin, description, kind)
+
+                return register
+
+            self._call_registration("register_measures", collect)
+            self._measures = found
+        return self._measures
+
+    def add_commands(self, cli: Any) -> None:
+        """Let every plugin add its click commands to ``cli``."""
+        for impl in self.manager.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(cli=cli)
+            except Exception as error:
+                self._hook_failed(impl.plugin_name, "register_commands", error)
+
+    def classify(self, item: WorkItem, scorecard: Scorecard) -> Assignment | None:
+        """The first plugin's assignment for an item no rule matched, if any.
+
+        A plugin whose hook raises is reported by name and skipped.
+        """
+        for impl in reversed(self.manager.hook.classify_item.get_hookimpls()):
+            try:
+                result = impl.function(item=item, scorecard=scorecard)
+            except Exception as error:
+                self._hook_failed(impl.plugin_name, "classify_item", error)
+                continue
+            if result is None:
+                continue
+            if not isinstance(result, Assignment):
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r}: classify_item returned "
+                    f"{type(result).__name__}, expected headway.Assignment or None",
+                    plugin=impl.plugin_name,
+                )
+            if not result.reason:
+                result = attrs.evolve(result, reason=f"plugin {impl.plugin_name}")
+            return result
+        return None
+
+    def has_classifiers(self) -> bool:
+        """Whether any plugin implements ``classify_item``."""
+        return bool(self.manager.hook.classify_item.get_hookimpls())
+
+    def snapshot_saved(self, snapshot: Snapshot, db: Any) -> None:
+        """Tell every plugin about a stored snapshot; failures are logged."""
+        for impl in self.manager.hook.snapshot_saved.get_hookimpls():
+            try:
+                impl.function(snapshot=snapshot, db=db)
+            except Exception as error:
+                self._hook_failed(impl.plugin_name, "snapshot_saved", error)
+
+    # ------------------------------------------------------------ reporting
+
+    def info(self) -> list[PluginInfo]:
+        """One entry per registered or failed plugin, sorted by name."""
+        connectors, measures = {}, {}
+        try:
+            connectors = self.connectors()
+            measures = self.measures()
+        except PluginError as error:
+            log.warning("%s", error)
+        result = []
+        for name, plugin in self.manager.list_name_plugin():
+            if plugin is None:
+                continue
+            hooks = sorted(
+                caller.name for caller in self.manager.get_hookcallers(plugin) or ()
+            )
+            version, package = self._versions.get(name, (None, None))
+            if name in self._builtin:
+                version, package = _own_version(), "headway"
+            result.append(
+                PluginInfo(
+                    name=name,
+                    version=version,
+                    package=package,
+                    hooks=tuple(hooks),
+                    connectors=tuple(
+                        sorted(c.name for c in connectors.values() if c.plugin == name)
+                    ),
+                    measures=tuple(
+                        sorted(m.name for m in measures.values() if m.plugin == name)
+                    ),
+                    error=self.hook_errors.get(name),
+                    builtin=name in self._builtin,
+                )
+            )
+        for name, error in self.load_errors.items():
+            version, package = self._versions.get(name, (None, None))
+            result.append(PluginInfo(name, version, package, error=error))
+        return sorted(result, key=lambda info: info.name)
+
+    # ------------------------------------------------------------ internals
+
+    def _call_registration(
+        self, hook: str, make_register: Callable[[str], Callable[..., None]]
+    ) -> None:
+        for impl in getattr(self.manager.hook, hook).get_hookimpls():
+            try:
+                impl.function(register=make_register(impl.plugin_name))
+            except PluginError:
+                raise
+            except Exception as error:
+                self._hook_failed(impl.plugin_name, hook, error)
+
+    def _hook_failed(self, plugin: str, hook: str, error: BaseException) -> None:
+        message = f"{hook} failed: {_describe(error)}"
+        self.hook_errors[plugin] = message
+        log.error("plugin %s: %s", plugin, message)
+        log.debug("plugin %s: %s", plugin, "".join(traceback.format_exception(error)))
+
+    def _invalidate(self) -> None:
+        self._connectors = None
+        self._measures = None
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _own_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+_default: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process's plugin set, created on first use (the CLI's)."""
+    global _default
+    if _default is None:
+        _default = Plugins.create()
+    return _default

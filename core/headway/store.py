@@ -1,0 +1,956 @@
+"""The store: one SQLite file that anyone can query.
+
+SQLite through sqlite-utils, in WAL mode, with ordered migrations recorded in
+the ``migrations`` table. Writes happen in explicit transactions: a sync
+page's records and its cursor state commit together or not at all, so a
+crash loses at most the page in flight.
+
+Opening checks the file before touching it: a file that is not SQLite, is
+damaged, or was written by a newer headway fails with a message and is left
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import math
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import sqlite_utils
+
+from .connectors import DEFAULT_PARTITION, Page, State
+from .errors import StoreError, StoreLockedError
+from .model import (
+    MetricPoint,
+    Rejected,
+    Sweep,
+    Tombstone,
+    WorkItem,
+    format_utc,
+)
+from .secrets import redact
+
+log = logging.getLogger(__name__)
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_BUSY_TIMEOUT_MS = 30_000
+
+#: Columns of ``items`` that come from a WorkItem, in storage order.
+ITEM_FIELDS = (
+    "source",
+    "id",
+    "key",
+    "kind",
+    "title",
+    "url",
+    "project",
+    "team",
+    "people",
+    "status",
+    "state",
+    "created_at",
+    "updated_at",
+    "closed_at",
+    "occurred_at",
+    "effort",
+    "points",
+    "value",
+    "labels",
+    "parent",
+    "attributes",
+)
+ITEM_COLUMNS = (*ITEM_FIELDS, "fingerprint", "synced_at", "run_id", "deleted_at")
+
+_UPSERT_ITEM = (
+    f"INSERT INTO items ({', '.join(ITEM_COLUMNS[:-1])}) "
+    f"VALUES ({', '.join('?' for _ in ITEM_COLUMNS[:-1])}) "
+    "ON CONFLICT(source, id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in ITEM_COLUMNS[2:-1])
+    + ", deleted_at = NULL "
+    # An unchanged item re-read in a lookback window costs no write.
+    "WHERE items.fingerprint IS NOT excluded.fingerprint "
+    "OR items.deleted_at IS NOT NULL"
+)
+_UPSERT_METRIC = (
+    "INSERT INTO metrics (source, name, at, dims, value, run_id, synced_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(source, name, at, dims) DO UPDATE SET value = excluded.value, "
+    "run_id = excluded.run_id, synced_at = excluded.synced_at"
+)
+_TOMBSTONE = (
+    "UPDATE items SET deleted_at = ?, synced_at = ?, run_id = ? "
+    "WHERE source = ? AND id = ? AND deleted_at IS NULL"
+)
+_INSERT_REJECTED = (
+    "INSERT INTO rejected "
+    "(source, run_id, record_id, stream, reason, raw, rejected_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_SAVE_STATE = (
+    "INSERT INTO sync_state (source, stream, partition, state, updated_at, run_id) "
+    "VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(source, stream, partition) DO UPDATE SET state = excluded.state, "
+    "updated_at = excluded.updated_at, run_id = excluded.run_id"
+)
+
+RUN_STATUSES = ("running", "ok", "partial", "failed")
+
+
+@attrs.frozen
+class Migration:
+    """One step of the schema: applied once, in order, in a transaction."""
+
+    version: int
+    name: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def _sql(script: str) -> Callable[[sqlite3.Connection], None]:
+    def apply(conn: sqlite3.Connection) -> None:
+        for statement in _split_statements(script):
+            conn.execute(statement)
+
+    return apply
+
+
+def _split_statements(script: str) -> list[str]:
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
+
+
+_CORE_TABLES = """
+CREATE TABLE items (
+    source TEXT NOT NULL,
+    id TEXT NOT NULL,
+    key TEXT,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    url TEXT,
+    project TEXT,
+    team TEXT,
+    people TEXT NOT NULL DEFAULT '[]',
+    status TEXT,
+    state TEXT NOT NULL DEFAULT 'open',
+    created_at TEXT,
+    updated_at TEXT,
+    closed_at TEXT,
+    occurred_at TEXT,
+    effort REAL NOT NULL DEFAULT 0,
+    points REAL,
+    value REAL,
+    labels TEXT NOT NULL DEFAULT '[]',
+    parent TEXT,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    fingerprint TEXT NOT NULL,
+    synced_at TEXT NOT NULL,
+    run_id INTEGER,
+    deleted_at TEXT,
+    PRIMARY KEY (source, id)
+);
+CREATE INDEX items_occurred_at ON items (occurred_at);
+CREATE INDEX items_key ON items (source, key);
+CREATE TABLE metrics (
+    source TEXT NOT NULL,
+    name TEXT NOT NULL,
+    at TEXT NOT NULL,
+    dims TEXT NOT NULL DEFAULT '{}',
+    value REAL NOT NULL,
+    run_id INTEGER,
+    synced_at TEXT,
+    PRIMARY KEY (source, name, at, dims)
+);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    full INTEGER NOT NULL DEFAULT 0,
+    items INTEGER NOT NULL DEFAULT 0,
+    pages INTEGER NOT NULL DEFAULT 0,
+    metrics INTEGER NOT NULL DEFAULT 0,
+    tombstones INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0,
+    requests INTEGER NOT NULL DEFAULT 0,
+    retries INTEGER NOT NULL DEFAULT 0,
+    waited REAL NOT NULL DEFAULT 0,
+    error TEXT,
+    pid INTEGER
+);
+CREATE INDEX runs_source ON runs (source, started_at);
+CREATE TABLE sync_state (
+    source TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    partition TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    run_id INTEGER,
+    PRIMARY KEY (source, stream, partition)
+);
+CREATE TABLE rejected (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    run_id INTEGER,
+    record_id TEXT,
+    stream TEXT,
+    reason TEXT NOT NULL,
+    raw TEXT,
+    rejected_at TEXT NOT NULL
+);
+"""
+
+#: The schema, in order. Append; never edit a migration that has shipped.
+MIGRATIONS: list[Migration] = [
+    Migration(
+        1, "core tables: items, metrics, runs, sync_state, rejected", _sql(_CORE_TABLES)
+    ),
+]
+
+
+@attrs.frozen
+class PageCounts:
+    """What writing one page stored."""
+
+    items: int = 0
+    changed: int = 0
+    metrics: int = 0
+    tombstones: int = 0
+    rejected: int = 0
+
+
+def now_text() -> str:
+    """The current time in the store's text form."""
+    return format_utc(datetime.now(UTC))  # type: ignore[return-value]
+
+
+class Store:
+    """An open ``headway.db``.
+
+    Use :meth:`open` for commands that write and :meth:`open_readonly` for
+    ``headway query``. ``db`` is the sqlite-utils view of the same
+    connection, for queries that read.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool):
+        self.path = path
+        self.conn = conn
+        self.readonly = readonly
+        self.db = sqlite_utils.Database(conn)
+        self._lock_file: Any = None
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, create: bool = True) -> Store:
+        """Open (or create) a store for writing and bring its schema up to date.
+
+        :raises StoreError: the file is not a headway store, is damaged, was
+            written by a newer headway, or cannot be created.
+        """
+        path = Path(path)
+        exists = path.exists() and path.stat().st_size > 0
+        if exists:
+            _check_header(path)
+            _check_version(path)
+        elif not create:
+            raise StoreError(
+                f"no store at {path}; run `headway sync` (or `headway demo`) first",
+                path=str(path),
+            )
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(
+                    f"cannot create the folder of {path}: {error.strerror}",
+                    path=str(path),
+                ) from None
+        try:
+            conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # WAL with NORMAL keeps every committed transaction across a
+            # killed process; only a power cut may lose the latest ones.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as error:
+            raise _translate(error, path) from None
+        store = cls(path, conn, readonly=False)
+        store.migrate()
+        return store
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> Store:
+        """Open a store so that nothing can change it: read-only file, no
+        writes, no ``ATTACH``, no extensions.
+
+        :raises StoreError: the file is missing, not a headway store, or damaged.
+        """
+        path = Path(path)
+        if not path.exists() or path.stat().st_size == 0:
+            raise StoreError(
+                f"no store at {path}; run `headway sync` (or `headway demo`) first",
+                path=str(path),
+            )
+        _check_header(path)
+        _check_version(path)
+        try:
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA query_only = ON")
+            store = cls(path, conn, readonly=True)
+            # Last, so nothing after it (sqlite-utils sets a pragma) is refused.
+            conn.set_authorizer(_read_only_authorizer)
+        except sqlite3.DatabaseError as error:
+            raise _translate(error, path) from None
+        return store
+
+    def close(self) -> None:
+        """Close the connection (and release a sync lock, if held)."""
+        self.release_lock()
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ schema
+
+    @property
+    def version(self) -> int:
+        """The schema version of this store."""
+        return _schema_version(self.conn)
+
+    def migrate(self) -> None:
+        """Apply every migration this store lacks, each in its own transaction."""
+        with self._errors():
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            current = self.version
+            for migration in MIGRATIONS:
+                if migration.version <= current:
+                    continue
+                with self.transaction():
+                    migration.apply(self.conn)
+                    self.conn.execute(
+                        "INSERT INTO migrations (version, name, applied_at) "
+                        "VALUES (?, ?, ?)",
+                        (migration.version, migration.name, now_text()),
+                    )
+                log.debug(
+                    "store %s: applied migration %d", self.path, migration.version
+                )
+
+    # ------------------------------------------------------------ transactions
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with self._errors():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def read_transaction(self) -> Iterator[sqlite3.Connection]:
+        """Reads that all see one committed state of the store."""
+        with self._errors():
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            raise _translate(error, self.path) from error
+
+    # ------------------------------------------------------------ locking
+
+    def acquire_lock(self, purpose: str = "sync") -> None:
+        """Take the store's writer lock, or fail saying who holds it.
+
+        The lock is an ``flock`` on ``DB.lock``: the kernel releases it when
+        its process dies, so a killed sync never leaves a stale lock.
+
+        :raises StoreLockedError: another headway process holds it.
+        """
+        if self._lock_file is not None:
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the store's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EACCES):
+                handle.close()
+                raise StoreError(f"cannot lock {lock_path}: {error.strerror}") from None
+            handle.seek(0)
+            holder = handle.read().strip() or "another headway process"
+            handle.close()
+            raise StoreLockedError(
+                f"another headway run holds the store {self.path} ({holder}); wait "
+                "for it to finish, then try again",
+                path=str(self.path),
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{purpose}, pid {os.getpid()}, since {now_text()}\n")
+        handle.flush()
+        self._lock_file = handle
+
+    def release_lock(self) -> None:
+        """Release the writer lock if this store holds it."""
+        if self._lock_file is not None:
+            with contextlib.suppress(OSError):
+                self._lock_file.seek(0)
+                self._lock_file.truncate()
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    # ------------------------------------------------------------ runs
+
+    def start_run(self, source: str, plugin: str, *, full: bool = False) -> int:
+        """Record a sync run that is starting; returns its id."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (source, plugin, started_at, status, full, pid) "
+                "VALUES (?, ?, ?, 'running', ?, ?)",
+                (source, plugin, now_text(), int(full), os.getpid()),
+            )
+        return int(cursor.lastrowid)  # type: ignore[arg-type]
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        requests: int = 0,
+        retries: int = 0,
+        waited: float = 0.0,
+        error: str | None = None,
+    ) -> None:
+        """Record how a run ended."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"unknown run status {status!r}")
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, requests = ?, "
+                "retries = ?, waited = ?, error = ? WHERE id = ?",
+                (
+                    now_text(),
+                    status,
+                    requests,
+                    retries,
+                    round(waited, 3),
+                    redact(error) if error else None,
+                    run_id,
+                ),
+            )
+
+    def close_abandoned_runs(self) -> int:
+        """Mark runs left ``running`` by a process that died as failed.
+
+        Call it holding the lock: then no other run can be in progress.
+        """
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE runs SET status = 'failed', finished_at = ?, error = "
+                "'interrupted: the process stopped before the run finished; the "
+                "pages stored before it are kept' WHERE status = 'running'",
+                (now_text(),),
+            )
+        return cursor.rowcount
+
+    def last_runs(self) -> list[dict[str, Any]]:
+        """The latest run of every source."""
+        return list(
+            self.db.query(
+                "SELECT * FROM runs WHERE id IN "
+                "(SELECT max(id) FROM runs GROUP BY source) ORDER BY source"
+            )
+        )
+
+    # ------------------------------------------------------------ state
+
+    def load_state(self, source: str) -> State:
+        """The cursors saved for a source."""
+        with self._errors():
+            rows = self.conn.execute(
+                "SELECT stream, partition, state FROM sync_state WHERE source = ?",
+                (source,),
+            ).fetchall()
+        return State({(stream, part): json.loads(text) for stream, part, text in rows})
+
+    def reset_state(self, source: str, stream: str | None = None) -> int:
+        """Forget a source's cursors (all streams, or one), so the next sync is
+        a full one. Returns how many were dropped."""
+        with self.transaction() as conn:
+            if stream is None:
+                cursor = conn.execute(
+                    "DELETE FROM sync_state WHERE source = ?", (source,)
+                )
+            else:
+                cursor = conn.execute(
+                    "DELETE FROM sync_state WHERE source = ? AND stream = ?",
+                    (source, stream),
+                )
+        return cursor.rowcount
+
+    # ------------------------------------------------------------ pages
+
+    def write_page(self, source: str, run_id: int, page: Page) -> PageCounts:
+        """Store one page's records and its cursor state in one transaction.
+
+        Records that cannot be stored are kept in ``rejected`` with the reason;
+        the rest of the page is stored.
+        """
+        now = now_text()
+        items: list[tuple[Any, ...]] = []
+        metrics: list[tuple[Any, ...]] = []
+        tombstones: list[tuple[Any, ...]] = []
+        sweeps: list[Sweep] = []
+        rejected: list[tuple[Any, ...]] = []
+        for record in page.records:
+            kind = type(record)
+            try:
+                if kind is WorkItem:
+                    items.append(item_row(source, record, now, run_id))
+                elif kind is MetricPoint:
+                    metrics.append(_metric_row(source, record, run_id, now))
+                elif kind is Tombstone:
+                    deleted = format_utc(record.deleted_at) or now
+                    tombstones.append((deleted, now, run_id, source, record.id))
+                elif kind is Rejected:
+                    rejected.append(
+                        _rejected_row(source, run_id, page.stream, record, now)
+                    )
+                elif kind is Sweep:
+                    sweeps.append(record)
+                else:
+                    raise TypeError(
+                        f"a connector yielded {kind.__name__}, not a record"
+                    )
+            except (TypeError, ValueError) as error:
+                reason = f"cannot be stored: {error}"
+                bad = Rejected(reason, _raw_of(record), getattr(record, "id", None))
+                rejected.append(_rejected_row(source, run_id, page.stream, bad, now))
+
+        with self.transaction() as conn:
+            before = conn.total_changes
+            stored = self._insert_items(
+                conn, items, source, run_id, page.stream, now, rejected
+            )
+            changed = conn.total_changes - before
+            if metrics:
+                conn.executemany(_UPSERT_METRIC, metrics)
+            buried = 0
+            if tombstones:
+                before = conn.total_changes
+                conn.executemany(_TOMBSTONE, tombstones)
+                buried = conn.total_changes - before
+            for sweep in sweeps:
+                buried += _apply_sweep(conn, source, sweep, run_id, now)
+            if rejected:
+                conn.executemany(_INSERT_REJECTED, rejected)
+            if page.reset:
+                conn.execute(
+                    "DELETE FROM sync_state "
+                    "WHERE source = ? AND stream = ? AND partition = ?",
+                    (source, page.stream, page.partition),
+                )
+            if page.state is not None:
+                conn.execute(
+                    _SAVE_STATE,
+                    (
+                        source,
+                        page.stream,
+                        page.partition or DEFAULT_PARTITION,
+                        json.dumps(page.state, sort_keys=True, default=str),
+                        now,
+                        run_id,
+                    ),
+                )
+            conn.execute(
+                "UPDATE runs SET items = items + ?, pages = pages + 1, "
+                "metrics = metrics + ?, tombstones = tombstones + ?, "
+                "rejected = rejected + ? WHERE id = ?",
+                (stored, len(metrics), buried, len(rejected), run_id),
+            )
+        return PageCounts(stored, changed, len(metrics), buried, len(rejected))
+
+    def _insert_items(
+        self,
+        conn: sqlite3.Connection,
+        rows: list[tuple[Any, ...]],
+        source: str,
+        run_id: int,
+        stream: str,
+        now: str,
+        rejected: list[tuple[Any, ...]],
+    ) -> int:
+        if not rows:
+            return 0
+        conn.execute("SAVEPOINT page_items")
+        try:
+            conn.executemany(_UPSERT_ITEM, rows)
+        except (
+            sqlite3.InterfaceError,
+            sqlite3.ProgrammingError,
+            UnicodeError,
+            OverflowError,
+        ):
+            # One row SQLite cannot take (text that is not valid UTF-8, say):
+            # redo the page row by row and set the bad ones aside.
+            conn.execute("ROLLBACK TO page_items")
+            stored = 0
+            for row in rows:
+                try:
+                    conn.execute(_UPSERT_ITEM, row)
+                    stored += 1
+                except (
+                    sqlite3.InterfaceError,
+                    sqlite3.ProgrammingError,
+                    UnicodeError,
+                    OverflowError,
+                ) as error:
+                    bad = Rejected(f"cannot be stored: {error}", _safe_raw(row), row[1])
+                    rejected.append(_rejected_row(source, run_id, stream, bad, now))
+            conn.execute("RELEASE page_items")
+            return stored
+        conn.execute("RELEASE page_items")
+        return len(rows)
+
+
+# ---------------------------------------------------------------- rows
+
+
+def item_row(source: str, item: WorkItem, synced_at: str, run_id: int | None) -> tuple:
+    """The ``items`` row of a work item, without ``deleted_at``."""
+    values = (
+        source,
+        item.id,
+        item.key,
+        item.kind,
+        item.title,
+        item.url,
+        item.project,
+        item.team,
+        _json_list(item.people),
+        item.status,
+        item.state,
+        format_utc(item.created_at),
+        format_utc(item.updated_at),
+        format_utc(item.closed_at),
+        format_utc(item.occurred_at or item.when),
+        item.effort,
+        item.points,
+        item.value,
+        _json_list(item.labels),
+        item.parent,
+        _json_object(item.attributes),
+    )
+    fingerprint = hashlib.blake2b(
+        repr(values).encode("utf-8", "surrogatepass"), digest_size=12
+    )
+    return (*values, fingerprint.hexdigest(), synced_at, run_id)
+
+
+def _json_list(values: Sequence[str]) -> str:
+    return json.dumps(list(values), ensure_ascii=False) if values else "[]"
+
+
+def _json_object(values: Mapping[str, Any]) -> str:
+    if not values:
+        return "{}"
+    return json.dumps(
+        values,
+        ensure_ascii=False,
+        sort_keys=True,
+        default=_json_default,
+        allow_nan=False,
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_utc(value) if value.tzinfo else value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return (
+            sorted(value, key=str)
+            if isinstance(value, set | frozenset)
+            else list(value)
+        )
+    raise TypeError(f"attribute value of type {type(value).__name__} is not JSON")
+
+
+def _metric_row(source: str, point: MetricPoint, run_id: int, now: str) -> tuple:
+    if not math.isfinite(point.value):
+        raise ValueError(f"metric {point.name} value {point.value} is not finite")
+    return (
+        source,
+        point.name,
+        format_utc(point.at),
+        _json_object(point.dims),
+        point.value,
+        run_id,
+        now,
+    )
+
+
+def _rejected_row(
+    source: str, run_id: int, stream: str, record: Rejected, now: str
+) -> tuple:
+    return (
+        source,
+        run_id,
+        None if record.id is None else str(record.id),
+        stream,
+        redact(str(record.reason))[:2000],
+        redact(_safe_raw(record.raw)),
+        now,
+    )
+
+
+def _raw_of(record: Any) -> Any:
+    if attrs.has(type(record)):
+        return {
+            field.name: getattr(record, field.name, None)
+            for field in attrs.fields(type(record))
+        }
+    return record
+
+
+def _safe_raw(raw: Any) -> str:
+    """Any raw record as text that SQLite takes: JSON when possible."""
+    if raw is None:
+        return ""
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "backslashreplace")
+    if isinstance(raw, str):
+        return raw.encode("utf-8", "backslashreplace").decode("utf-8")
+    try:
+        text = json.dumps(raw, ensure_ascii=True, default=repr, sort_keys=True)
+    except (TypeError, ValueError):
+        text = repr(raw)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _apply_sweep(
+    conn: sqlite3.Connection, source: str, sweep: Sweep, run_id: int, now: str
+) -> int:
+    conditions, params = ["source = ?", "deleted_at IS NULL"], [source]
+    for name, value in sweep.scope.items():
+        if name.startswith("attributes."):
+            conditions.append("json_extract(attributes, ?) = ?")
+            params += [f"$.{name.removeprefix('attributes.')}", value]
+        elif name in ("kind", "project", "team", "parent"):
+            conditions.append(f"{name} = ?")
+            params.append(value)
+        else:
+            raise ValueError(f"a sweep cannot be scoped by {name!r}")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS sweep_keep (id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.sweep_keep")
+    conn.executemany(
+        "INSERT OR IGNORE INTO temp.sweep_keep (id) VALUES (?)",
+        ((i,) for i in sweep.keep),
+    )
+    cursor = conn.execute(
+        f"UPDATE items SET deleted_at = ?, synced_at = ?, run_id = ? "
+        f"WHERE {' AND '.join(conditions)} "
+        "AND id NOT IN (SELECT id FROM temp.sweep_keep)",
+        [now, now, run_id, *params],
+    )
+    conn.execute("DELETE FROM temp.sweep_keep")
+    return cursor.rowcount
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+    except OSError as error:
+        raise StoreError(
+            f"cannot read {path}: {error.strerror}", path=str(path)
+        ) from None
+    if header != _SQLITE_HEADER:
+        raise StoreError(
+            f"{path} is not a SQLite database, so not a headway store; it was "
+            "left untouched. Point [scorecard] database at another file, or move "
+            "this one away",
+            path=str(path),
+        )
+
+
+def _check_version(path: Path) -> None:
+    """Refuse a store from a newer headway before anything writes to it."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.DatabaseError as error:
+        raise _translate(error, path) from None
+    try:
+        version = _schema_version(conn)
+    except sqlite3.DatabaseError as error:
+        raise _translate(error, path) from None
+    finally:
+        conn.close()
+    known = MIGRATIONS[-1].version
+    if version > known:
+        raise StoreError(
+            f"{path} was written by a newer headway (schema version {version}; this "
+            f"headway knows up to {known}). Upgrade headway: pip install -U headway",
+            path=str(path),
+        )
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+    ).fetchone()
+    if not exists:
+        return 0
+    row = conn.execute("SELECT max(version) FROM migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def _translate(error: sqlite3.DatabaseError, path: Path) -> StoreError:
+    """A store error a user can act on, from a SQLite error."""
+    text = str(error)
+    code = getattr(error, "sqlite_errorname", "")
+    if code in ("SQLITE_BUSY", "SQLITE_LOCKED") or "database is locked" in text:
+        return StoreLockedError(
+            f"the store {path} is busy: another headway run is writing to it; wait "
+            "for it to finish, then try again",
+            path=str(path),
+        )
+    if code == "SQLITE_FULL" or "database or disk is full" in text:
+        return StoreError(
+            f"the store {path} cannot grow: the disk (or its size limit) is full. "
+            "Everything committed before is kept; free some space and run again",
+            path=str(path),
+        )
+    if (
+        code in ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+        or "malformed" in text
+        or ("not a database" in text)
+    ):
+        return StoreError(
+            f"the store {path} is damaged ({text}); it was left as it is. Restore it "
+            "from a backup, or move it away and run `headway sync --full`",
+            path=str(path),
+        )
+    if code in (
+        "SQLITE_READONLY",
+        "SQLITE_CANTOPEN",
+        "SQLITE_PERM",
+        "SQLITE_IOERR",
+    ) or ("readonly" in text or "unable to open" in text):
+        return StoreError(
+            f"cannot write to the store {path} ({text}); check the file's permissions "
+            "and free disk space",
+            path=str(path),
+        )
+    return StoreError(f"the store {path} failed: {text}", path=str(path))
+
+
+# SQLite authorizer action codes that a read-only query may use.
+_ALLOWED_ACTIONS = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    getattr(sqlite3, "SQLITE_RECURSIVE", 33),
+}
+# PRAGMAs that only read.
+_READ_PRAGMAS = {
+    "table_info",
+    "table_xinfo",
+    "table_list",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+    "database_list",
+    "collation_list",
+    "function_list",
+    "pragma_list",
+    "compile_options",
+    "integrity_check",
+    "quick_check",
+    "user_version",
+    "schema_version",
+    "page_count",
+    "page_size",
+    "freelist_count",
+    "encoding",
+    "journal_mode",
+}
+
+
+def _read_only_authorizer(
+    action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None
+) -> int:
+    if action in _ALLOWED_ACTIONS:
+        if (
+            action == sqlite3.SQLITE_FUNCTION
+            and arg2
+            and arg2.lower() == "load_extension"
+        ):
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA:
+        name = (arg1 or "").lower()
+        # A pragma with an argument sets something, except the ones that
+        # take a table name.
+        takes_table = name.startswith(("table_", "index_", "foreign_key")) or name in (
+            "integrity_check",
+            "quick_check",
+        )
+        if name in _READ_PRAGMAS and (arg2 is None or takes_table):
+            return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_TRANSACTION:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY

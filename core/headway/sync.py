@@ -1,0 +1,453 @@
+"""The sync engine: run connectors and store what they read.
+
+Every selected source's connector is built and its table validated first;
+problems in any of them stop the run before any request is made. Then each
+source reads in its own thread while one writer (the calling thread) stores
+pages as they come: a page's records and its cursor state in one
+transaction. A source that fails does not stop the others; its run row says
+why, and :attr:`SyncReport.ok` is false.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from .config import Config, SourceConfig, resolve_options, suggest
+from .connectors import Connector, ConnectorType, Page, RunStats, SourceContext, State
+from .errors import (
+    ConfigError,
+    ConnectorError,
+    HeadwayError,
+    Problem,
+    StopSource,
+    StoreError,
+)
+from .plugins import Plugins
+from .secrets import redact
+from .store import PageCounts, Store
+
+log = logging.getLogger(__name__)
+
+# Pages waiting for the writer, per source: enough to keep the writer busy,
+# few enough that memory does not grow with the size of the sync.
+_QUEUE_PAGES_PER_SOURCE = 4
+# How often a plain (non-terminal) progress line is written per source.
+_LOG_EVERY_SECONDS = 10.0
+
+
+@attrs.define
+class SourceResult:
+    """How one source's run went."""
+
+    source: str
+    plugin: str
+    run_id: int
+    status: str = "running"
+    items: int = 0
+    changed: int = 0
+    pages: int = 0
+    metrics: int = 0
+    tombstones: int = 0
+    rejected: int = 0
+    error: str | None = None
+    stats: RunStats = attrs.field(factory=RunStats)
+    started: float = attrs.field(factory=time.monotonic)
+    seconds: float = 0.0
+
+    def add(self, counts: PageCounts) -> None:
+        """Count a stored page."""
+        self.pages += 1
+        self.items += counts.items
+        self.changed += counts.changed
+        self.metrics += counts.metrics
+        self.tombstones += counts.tombstones
+        self.rejected += counts.rejected
+
+
+@attrs.define
+class SyncReport:
+    """What a sync did, one result per source."""
+
+    results: list[SourceResult] = attrs.field(factory=list)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether every source finished without failing."""
+        return not self.interrupted and all(r.status != "failed" for r in self.results)
+
+
+class Progress:
+    """Receives progress events; the CLI shows them, the default does nothing."""
+
+    def start(self, source: str, plugin: str) -> None:
+        """A source starts reading."""
+
+    def advance(self, result: SourceResult) -> None:
+        """A page of ``result.source`` was stored."""
+
+    def finish(self, result: SourceResult) -> None:
+        """A source is done (any status)."""
+
+    def close(self) -> None:
+        """The sync is over."""
+
+
+class LogProgress(Progress):
+    """Progress as log lines: one per source every few seconds, and at the end."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+
+    def start(self, source: str, plugin: str) -> None:
+        log.info("%s: syncing (%s)", source, plugin)
+        self._last[source] = time.monotonic()
+
+    def advance(self, result: SourceResult) -> None:
+        now = time.monotonic()
+        if now - self._last.get(result.source, 0.0) >= _LOG_EVERY_SECONDS:
+            self._last[result.source] = now
+            elapsed = max(now - result.started, 1e-9)
+            log.info(
+                "%s: %d items in %d pages (%.0f items/s)",
+                result.source,
+                result.items,
+                result.pages,
+                result.items / elapsed,
+            )
+
+
+@attrs.frozen
+class _Built:
+    source: SourceConfig
+    kind: ConnectorType
+    context: SourceContext
+    connector: Connector
+
+
+@attrs.frozen
+class _Done:
+    source: str
+    status: str
+    error: str | None = None
+
+
+def select_sources(config: Config, names: Sequence[str] = ()) -> list[SourceConfig]:
+    """The sources a sync runs: those named, else every enabled one.
+
+    :raises ConfigError: a name that is not a configured source.
+    """
+    if not names:
+        return [s for s in config.sources.values() if s.enabled]
+    problems = []
+    for name in names:
+        if name not in config.sources:
+            known = ", ".join(config.sources) or "none configured"
+            problems.append(
+                Problem(
+                    f"sources.{name}",
+                    f"no such source{suggest(name, config.sources)}; "
+                    f"configured: {known}",
+                )
+            )
+    if problems:
+        raise ConfigError(problems, file=str(config.file) if config.file else None)
+    return [config.sources[name] for name in dict.fromkeys(names)]
+
+
+def build_connectors(
+    config: Config,
+    plugins: Plugins,
+    sources: Iterable[SourceConfig],
+    *,
+    full: bool = False,
+    stop: threading.Event | None = None,
+    environ: Any = None,
+) -> list[_Built]:
+    """Build and validate the connector of each source.
+
+    :raises ConfigError: every problem of every source, with key paths.
+    """
+    registry = plugins.connectors()
+    stop = stop or threading.Event()
+    built, problems = [], []
+    for source in sources:
+        kind = registry.get(source.plugin)
+        if kind is None:
+            problems.append(
+                Problem(
+                    f"sources.{source.name}.plugin",
+                    f"no connector named {source.plugin!r}"
+                    f"{suggest(source.plugin, registry)}; installed: "
+                    f"{', '.join(sorted(registry)) or 'none'}",
+                )
+            )
+            continue
+        options, missing = resolve_options(source, environ)
+        context = SourceContext(
+            name=source.name,
+            plugin=source.plugin,
+            options=options,
+            scorecard=config.scorecard,
+            full=full,
+            stop=stop,
+        )
+        try:
+            connector = kind.factory(context)
+        except ConfigError as error:
+            # Missing variables first; then the connector's own problems,
+            # without repeating a key the environment already explained.
+            explained = {p.path for p in missing}
+            problems += missing
+            problems += [p for p in error.problems if p.path not in explained]
+            continue
+        problems += missing
+        if not missing:
+            built.append(_Built(source, kind, context, connector))
+    if problems:
+        raise ConfigError(problems, file=str(config.file) if config.file else None)
+    return built
+
+
+def run_sync(
+    config: Config,
+    store: Store,
+    plugins: Plugins,
+    names: Sequence[str] = (),
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    environ: Any = None,
+) -> SyncReport:
+    """Sync the named sources (default: all enabled) into ``store``.
+
+    :raises ConfigError: a source is unknown or its table is invalid; nothing
+        was read or written.
+    :raises StoreLockedError: another sync holds the store.
+    """
+    progress = progress or Progress()
+    stop = threading.Event()
+    sources = select_sources(config, names)
+    built = build_connectors(
+        config, plugins, sources, full=full, stop=stop, environ=environ
+    )
+    report = SyncReport()
+    if not built:
+        log.warning(
+            "no sources to sync; add a [sources.NAME] table to the configuration"
+        )
+        return report
+
+    store.acquire_lock("sync")
+    try:
+        abandoned = store.close_abandoned_runs()
+        if abandoned:
+            log.warning(
+                "marked %d run(s) left unfinished by a stopped process as failed",
+                abandoned,
+            )
+        _run(store, built, report, progress, stop, full)
+    finally:
+        store.release_lock()
+        progress.close()
+    return report
+
+
+def _run(
+    store: Store,
+    built: list[_Built],
+    report: SyncReport,
+    progress: Progress,
+    stop: threading.Event,
+    full: bool,
+) -> None:
+    pages: queue.Queue[tuple[str, Page] | _Done] = queue.Queue(
+        maxsize=_QUEUE_PAGES_PER_SOURCE * len(built)
+    )
+    results: dict[str, SourceResult] = {}
+    threads = []
+    for item in built:
+        name = item.source.name
+        run_id = store.start_run(name, item.kind.name, full=full)
+        result = SourceResult(name, item.kind.name, run_id, stats=item.context.stats)
+        results[name] = result
+        report.results.append(result)
+        state = State() if full else store.load_state(name)
+        progress.start(name, item.kind.name)
+        thread = threading.Thread(
+            target=_read_source,
+            args=(item, state, pages, stop),
+            name=f"headway-sync-{name}",
+            daemon=True,
+        )
+        threads.append(thread)
+
+    for thread in threads:
+        thread.start()
+
+    running = len(threads)
+    try:
+        while running:
+            try:
+                message = pages.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if isinstance(message, _Done):
+                running -= 1
+                _finish(store, results[message.source], message, progress)
+                continue
+            name, page = message
+            result = results[name]
+            if result.status != "running":
+                continue
+            try:
+                counts = store.write_page(name, result.run_id, page)
+            except StoreError as error:
+                # The store itself failed (disk full, say): what is committed
+                # stays; stop every source, as none can store anything.
+                stop.set()
+                result.status, result.error = "failed", str(error)
+                raise
+            result.add(counts)
+            progress.advance(result)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        stop.set()
+        for result in results.values():
+            if result.status == "running":
+                result.status = "partial"
+                result.error = "interrupted by the user; the next sync resumes here"
+                _record(store, result)
+        raise
+    except StoreError:
+        stop.set()
+        for result in results.values():
+            if result.status == "running":
+                result.status = "failed"
+                result.error = result.error or "stopped: the store could not be written"
+            try:
+                _record(store, result)
+            except StoreError:
+                log.debug("could not record the run of %s", result.source)
+        raise
+
+
+def _read_source(
+    built: _Built,
+    state: State,
+    pages: queue.Queue[Any],
+    stop: threading.Event,
+) -> None:
+    """A source's thread: read pages and hand them to the writer."""
+    name = built.source.name
+    status, error = "ok", None
+    try:
+        for page in built.connector.read(state):
+            if not isinstance(page, Page):
+                raise TypeError(
+                    f"connector {built.kind.name!r} yielded {type(page).__name__}, "
+                    "not a headway Page"
+                )
+            if not _put(pages, (name, page), stop):
+                status, error = "partial", "interrupted; the next sync resumes here"
+                break
+    except StopSource as stopped:
+        status, error = "partial", str(stopped)
+    except ConnectorError as failed:
+        status, error = "failed", str(failed)
+    except HeadwayError as failed:
+        status, error = "failed", str(failed)
+    except Exception as bug:
+        # A bug in the connector: keep its traceback in the log, name the
+        # plugin, and let the other sources go on.
+        status = "failed"
+        error = (
+            f"connector {built.kind.name!r} (plugin {built.kind.plugin}) crashed: "
+            f"{type(bug).__name__}: {bug}. This is a bug in the plugin; the "
+            "traceback is in the log"
+        )
+        log.error(
+            "%s: %s\n%s", name, error, "".join(traceback.format_exception(bug)).rstrip()
+        )
+    _put(pages, _Done(name, status, error), stop, force=True)
+
+
+def _put(
+    pages: queue.Queue[Any], message: Any, stop: threading.Event, force: bool = False
+) -> bool:
+    while True:
+        if stop.is_set() and not force:
+            return False
+        try:
+            pages.put(message, timeout=0.2)
+            return True
+        except queue.Full:
+            if stop.is_set() and force:
+                return False
+
+
+def _finish(
+    store: Store, result: SourceResult, done: _Done, progress: Progress
+) -> None:
+    status = done.status
+    error = done.error
+    if status == "ok" and result.rejected:
+        status = "partial"
+        error = (
+            f"{result.rejected} record(s) could not be stored and were set aside in "
+            "the rejected table"
+        )
+    elif result.rejected and error:
+        error = f"{error}; {result.rejected} record(s) set aside in the rejected table"
+    notes = [note for note in result.stats.notes if note not in (error or "")]
+    if notes:
+        error = "; ".join(filter(None, [error, *notes]))
+    result.status, result.error = status, redact(error) if error else None
+    _record(store, result)
+    if status == "failed":
+        log.error("%s: failed: %s", result.source, result.error)
+    elif status == "partial":
+        log.warning("%s: stopped early: %s", result.source, result.error)
+    progress.finish(result)
+
+
+def _record(store: Store, result: SourceResult) -> None:
+    result.seconds = time.monotonic() - result.started
+    store.finish_run(
+        result.run_id,
+        result.status if result.status != "running" else "failed",
+        requests=result.stats.requests,
+        retries=result.stats.retries,
+        waited=result.stats.waited,
+        error=result.error,
+    )
+
+
+def check_sources(
+    config: Config,
+    plugins: Plugins,
+    names: Sequence[str] = (),
+    *,
+    environ: Any = None,
+) -> list[tuple[str, str | None]]:
+    """Run each connector's ``check()``: ``(source, error or None)`` per source."""
+    built = build_connectors(
+        config, plugins, select_sources(config, names), environ=environ
+    )
+    outcome = []
+    for item in built:
+        try:
+            item.connector.check()
+        except HeadwayError as error:
+            outcome.append((item.source.name, redact(str(error))))
+        else:
+            outcome.append((item.source.name, None))
+    return outcome

@@ -1,0 +1,1 @@
+"""headway connector for Salesforce."""

@@ -1,0 +1,1 @@
+"""headway-sdk: what connector authors build on."""

@@ -1,0 +1,1 @@
+"""The SDK's own headway plugin: it adds ``headway plugin new``."""
