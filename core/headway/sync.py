@@ -365,9 +365,11 @@ def _read_source(
         status, error = "failed", str(failed)
     except HeadwayError as failed:
         status, error = "failed", str(failed)
-    except Exception as bug:
-        # A bug in the connector: keep its traceback in the log, name the
-        # plugin, and let the other sources go on.
+    except BaseException as bug:
+        # A bug in the connector (or anything else that ends the thread,
+        # SystemExit included): keep its traceback in the log, name the
+        # plugin, and let the other sources go on. The writer must always
+        # hear that this source is done, or it would wait for ever.
         status = "failed"
         error = (
             f"connector {built.kind.name!r} (plugin {built.kind.plugin}) crashed: "
