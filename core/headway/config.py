@@ -257,7 +257,7 @@ def parse_config(
         reader, perspectives, objectives, measures, key_results, rules, teams
     )
     if functions is not None:
-        for where, item in _with_paths(measures, key_results):
+        for where, item in _with_paths(reader, measures, key_results):
             if item.function and item.function not in functions:
                 reader.problem(
                     f"{where}.function",
@@ -328,6 +328,15 @@ class _Reader:
     def __init__(self, environ: Mapping[str, str]):
         self.environ = environ
         self.problems: list[Problem] = []
+        # Where each parsed entry was written, so later checks name the
+        # entry's own place even when entries before it were invalid.
+        self.places: dict[int, str] = {}
+
+    def place(self, entry: Any, path: str) -> None:
+        self.places[id(entry)] = path
+
+    def where(self, entry: Any) -> str:
+        return self.places[id(entry)]
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -574,6 +583,7 @@ def _read_objectives(
                 description=reader.text(entry, "description", path, default="") or "",
             )
         )
+        reader.place(objectives[-1], path)
     return objectives
 
 
@@ -646,6 +656,7 @@ def _read_measures(
                 **values,
             )
         )
+        reader.place(measures[-1], path)
         if baseline is None and target == 0.0:
             reader.problem(
                 f"{path}.baseline",
@@ -688,6 +699,7 @@ def _read_key_results(
                 **values,
             )
         )
+        reader.place(key_results[-1], path)
     return key_results
 
 
@@ -836,23 +848,17 @@ def _check_references(
     measure_ids = [m.id for m in measures]
     team_keys = [t.key for t in teams]
 
-    _check_duplicates(reader, "objectives", objective_ids)
+    _check_duplicates(reader, objectives)
     # Measures and key results share one namespace: `headway record ID` and
     # `headway explain` name either without saying which.
-    _check_duplicates(
-        reader,
-        "measures",
-        measure_ids + [k.id for k in key_results],
-        labels=[f"measures[{i}]" for i in range(len(measures))]
-        + [f"key_results[{i}]" for i in range(len(key_results))],
-    )
+    _check_duplicates(reader, [*measures, *key_results])
 
     def check(path: str, kind: str, value: str | None, known: list[str]) -> None:
         if value is not None and value not in known:
             reader.problem(path, f"unknown {kind} {value!r}{_suggest(value, known)}")
 
-    for index, objective in enumerate(objectives):
-        path = f"objectives[{index}]"
+    for objective in objectives:
+        path = reader.where(objective)
         check(
             f"{path}.perspective",
             "perspective",
@@ -863,15 +869,15 @@ def _check_references(
             check(f"{path}.drives", "objective", target, objective_ids)
             if target == objective.id:
                 reader.problem(f"{path}.drives", "an objective cannot drive itself")
-    for index, measure in enumerate(measures):
+    for measure in measures:
         check(
-            f"measures[{index}].objective",
+            f"{reader.where(measure)}.objective",
             "objective",
             measure.objective,
             objective_ids,
         )
-    for index, result in enumerate(key_results):
-        path = f"key_results[{index}]"
+    for result in key_results:
+        path = reader.where(result)
         check(f"{path}.objective", "objective", result.objective, objective_ids)
         check(f"{path}.measure", "measure", result.measure, measure_ids)
     for rule in rules:
@@ -894,15 +900,17 @@ def _check_references(
 
 
 def _check_duplicates(
-    reader: _Reader, path: str, ids: list[str], labels: list[str] | None = None
+    reader: _Reader, entries: list[Objective] | list[Measure | KeyResult]
 ) -> None:
     seen: dict[str, str] = {}
-    for index, id in enumerate(ids):
-        where = labels[index] if labels else f"{path}[{index}]"
-        if id in seen:
-            reader.problem(f"{where}.id", f"duplicate id {id!r} (first at {seen[id]})")
+    for entry in entries:
+        where = reader.where(entry)
+        if entry.id in seen:
+            reader.problem(
+                f"{where}.id", f"duplicate id {entry.id!r} (first at {seen[entry.id]})"
+            )
         else:
-            seen[id] = where
+            seen[entry.id] = where
 
 
 def _find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
@@ -931,12 +939,10 @@ def _find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
 
 
 def _with_paths(
-    measures: list[Measure], key_results: list[KeyResult]
+    reader: _Reader, measures: list[Measure], key_results: list[KeyResult]
 ) -> Iterable[tuple[str, Measure | KeyResult]]:
-    for index, measure in enumerate(measures):
-        yield f"measures[{index}]", measure
-    for index, result in enumerate(key_results):
-        yield f"key_results[{index}]", result
+    for entry in (*measures, *key_results):
+        yield reader.where(entry), entry
 
 
 def _mask_secrets(value: Any, key: str = "") -> Any:

@@ -257,3 +257,21 @@ def test_period_bounds_are_exclusive_at_the_end():
         "2026-10-01T00:00:00.000Z",
         "2027-01-01T00:00:00.000Z",
     )
+
+
+def test_problems_name_the_entry_even_after_an_invalid_one(write_config):
+    found = problems(
+        write_config,
+        """
+        [[objectives]]
+        perspective = "process"
+        [[objectives]]
+        id = "C1"
+        perspective = "customer"
+        drives = ["F1"]
+        """,
+    )
+    assert found == [
+        "objectives[0].id: is required",
+        "objectives[1].drives: unknown objective 'F1'",
+    ]
