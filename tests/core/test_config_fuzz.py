@@ -100,7 +100,8 @@ def to_toml(data: dict[str, Any]) -> str | None:
         return None  # not expressible in TOML (mixed arrays, say)
 
 
-PROBLEM_LINE = re.compile(r"^  [\w\[\]\.\"@-]+(\[\d+\])?[\w\[\]\.\"@-]*: .+")
+# "  path: message", the path being a key path such as objectives[0].id.
+PROBLEM_LINE = re.compile(r"^  \S.*?: .+")
 
 
 @settings(
