@@ -49,8 +49,7 @@ def demo(app: App, folder: str, seed: int) -> None:
         functions=app.plugins.measures().keys(),
     )
     app.use_config(config)
-    with Store.open(config.database) as store:
-        report = sync_sources(app, config, store)
+    report = sync_sources(app, config)
     if not report.ok:
         print_sync_report(report, as_json=False)
         raise HeadwayError("the demo sync failed; run again with -v for details")
@@ -121,8 +120,7 @@ def sync(app: App, sources: tuple[str, ...], full: bool, as_json: bool) -> None:
     Name SOURCES to sync only those; by default every enabled source runs.
     """
     config = app.config()
-    with app.store(config) as store:
-        report = sync_sources(app, config, store, sources, full=full)
+    report = sync_sources(app, config, sources, full=full)
     print_sync_report(report, as_json)
     if not report.ok:
         raise SystemExit(1)

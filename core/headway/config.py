@@ -11,6 +11,7 @@ environment only then, so ``headway score`` never needs a sync token.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
 import re
@@ -118,6 +119,7 @@ MEASURE_KINDS = ("outcome", "activity")
 SOURCE_CORE_KEYS = ("plugin", "enabled")
 
 _SHARE_TOLERANCE = 1e-6
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @attrs.frozen
@@ -314,6 +316,13 @@ def resolve_options(
     return resolved, reader.problems
 
 
+def toml_key(key: str, *, quote: bool = False) -> str:
+    """A key as TOML writes it in a path: bare when it can be, else quoted."""
+    if not quote and _BARE_KEY.fullmatch(key):
+        return key
+    return json.dumps(key, ensure_ascii=False)
+
+
 def suggest(value: str, choices: Iterable[str]) -> str:
     """`` (did you mean "x"?)`` for the closest choice, or an empty string."""
     return _suggest(value, choices)
@@ -347,7 +356,7 @@ class _Reader:
         allowed = tuple(allowed)
         for key in table:
             if key not in allowed:
-                where = f"{path}.{key}" if path else key
+                where = f"{path}.{toml_key(key)}" if path else toml_key(key)
                 self.problem(where, "unknown key" + _suggest(key, allowed))
 
     def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -375,7 +384,10 @@ class _Reader:
 
     def interpolate(self, value: Any, path: str, key: str = "") -> Any:
         if isinstance(value, Mapping):
-            return {k: self.interpolate(v, f"{path}.{k}", k) for k, v in value.items()}
+            return {
+                k: self.interpolate(v, f"{path}.{toml_key(k)}", k)
+                for k, v in value.items()
+            }
         if isinstance(value, list):
             return [
                 self.interpolate(v, f"{path}[{i}]", key) for i, v in enumerate(value)
@@ -511,7 +523,7 @@ def _read_perspectives(reader: _Reader, table: Mapping[str, Any]) -> list[Perspe
     # add perspectives, never silently drop one of the four.
     found = {key: Perspective(key, title) for key, title in DEFAULT_PERSPECTIVES}
     for key, entry in table.items():
-        path = f"perspectives.{key}"
+        path = f"perspectives.{toml_key(key)}"
         if not isinstance(entry, Mapping):
             reader.problem(path, f"must be a table, got {_kind(entry)}")
             continue
@@ -528,7 +540,7 @@ def _read_perspectives(reader: _Reader, table: Mapping[str, Any]) -> list[Perspe
 def _read_teams(reader: _Reader, table: Mapping[str, Any]) -> list[Team]:
     teams = []
     for key, entry in table.items():
-        path = f"teams.{key}"
+        path = f"teams.{toml_key(key)}"
         if not isinstance(entry, Mapping):
             reader.problem(path, f"must be a table, got {_kind(entry)}")
             continue
@@ -542,7 +554,7 @@ def _read_teams(reader: _Reader, table: Mapping[str, Any]) -> list[Team]:
 def _read_people(reader: _Reader, table: Mapping[str, Any]) -> list[Person]:
     people = []
     for key, entry in table.items():
-        path = f'people."{key}"'
+        path = f"people.{toml_key(key, quote=True)}"
         if not isinstance(entry, Mapping):
             reader.problem(path, f"must be a table, got {_kind(entry)}")
             continue
@@ -746,7 +758,7 @@ def _read_rule_attributes(
         values = value if isinstance(value, list) else [value]
         if not all(isinstance(v, str | int | float | bool) for v in values):
             reader.problem(
-                f"{path}.attributes.{name}",
+                f"{path}.attributes.{toml_key(name)}",
                 "must be a string, number, boolean or a list of them",
             )
             continue
@@ -804,7 +816,7 @@ def _read_sources(
 ) -> dict[str, SourceConfig]:
     sources = {}
     for name, entry in table.items():
-        path = f"sources.{name}"
+        path = f"sources.{toml_key(name)}"
         if not isinstance(entry, Mapping):
             reader.problem(path, f"must be a table, got {_kind(entry)}")
             continue
