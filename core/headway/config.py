@@ -320,7 +320,9 @@ def toml_key(key: str, *, quote: bool = False) -> str:
     """A key as TOML writes it in a path: bare when it can be, else quoted."""
     if not quote and _BARE_KEY.fullmatch(key):
         return key
-    return json.dumps(key, ensure_ascii=False)
+    quoted = json.dumps(key, ensure_ascii=False)
+    # Keep a message on one line whatever the key holds.
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in quoted)
 
 
 def suggest(value: str, choices: Iterable[str]) -> str:
