@@ -245,6 +245,8 @@ def _convert(value: Any, tp: Any, where: str, problems: list[Problem]) -> Any:
         if value is None and type(None) in args:
             return None
         choices = [a for a in args if a is not type(None)]
+        if len(choices) == 1:
+            return _convert(value, choices[0], where, problems)
         scratch: list[Problem] = []
         for choice in choices:
             try:
@@ -254,13 +256,9 @@ def _convert(value: Any, tp: Any, where: str, problems: list[Problem]) -> Any:
         _fail(
             problems,
             where,
-            scratch[0].message
-            if len(choices) == 1
-            else (
-                "must be "
-                + " or ".join(_describe(c) for c in choices)
-                + f", got {_kind(value)}"
-            ),
+            "must be "
+            + " or ".join(_describe(c) for c in choices)
+            + f", got {_kind(value)}",
         )
     if origin is Literal:
         if value not in args:

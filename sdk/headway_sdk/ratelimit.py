@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import attrs
+from requests.structures import CaseInsensitiveDict
 
 # A reset value above this is an epoch time, not seconds from now (it is
 # 2001-09-09 as epoch seconds, and 31 years as a delay).
@@ -84,7 +85,7 @@ def retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
 
     A date in the past means no wait; an unreadable value is ignored.
     """
-    value = headers.get("retry-after")
+    value = _headers(headers).get("retry-after")
     if value is None:
         return None
     value = value.strip()
@@ -115,7 +116,15 @@ class Quota:
     reset_at: datetime | None = None
 
 
+def _headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    # Header names are case-insensitive; a plain dict (a test's) is not.
+    if isinstance(headers, CaseInsensitiveDict):
+        return headers
+    return CaseInsensitiveDict(headers)
+
+
 def _number(headers: Mapping[str, str], names: tuple[str, ...]) -> float | None:
+    headers = _headers(headers)
     for name in names:
         value = headers.get(name)
         if value is None:
