@@ -32,6 +32,17 @@ log = logging.getLogger(__name__)
 _EXPIRY_MARGIN = timedelta(seconds=60)
 
 
+def _expiry(expires_in: Any, now: datetime) -> datetime | None:
+    """When a token with ``expires_in`` seconds to live dies, if that is said."""
+    if isinstance(expires_in, bool):
+        return None
+    try:
+        seconds = float(expires_in)
+    except (TypeError, ValueError):
+        return None
+    return now + timedelta(seconds=seconds) if seconds > 0 else None
+
+
 def _secret(value: str | Secret) -> Secret:
     return value if isinstance(value, Secret) else Secret(value)
 
@@ -217,12 +228,7 @@ class OAuth2(Auth):
         self._access = Secret(str(token))
         if data.get("refresh_token"):
             self._rotated(str(data["refresh_token"]))
-        expires_in = data.get("expires_in")
-        self.expires_at = (
-            client.clock.now() + timedelta(seconds=float(expires_in))
-            if isinstance(expires_in, int | float | str) and str(expires_in).isdigit()
-            else None
-        )
+        self.expires_at = _expiry(data.get("expires_in"), client.clock.now())
         self.token_data = {
             k: v for k, v in data.items() if k not in ("access_token", "refresh_token")
         }
