@@ -9,10 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from headway.config import parse_config
-from headway.plugins import Plugins
-from headway.store import Store
-from headway.sync import SourceResult, run_sync
+from headway.sync import SourceResult
+from headway_sdk.testing import run_source
 
 
 def sync(
@@ -23,21 +21,9 @@ def sync(
     *,
     full: bool = False,
     environ: Mapping[str, str] | None = None,
-    source: str = "src",
 ) -> SourceResult:
     """One sync of one source into ``database``; returns its result."""
-    plugins = Plugins.create(entry_points=False, builtins=False)
-    plugins.register(plugin, "under-test")
-    config = parse_config(
-        {
-            "scorecard": {"name": "t", "period": "2026-Q1"},
-            "sources": {source: {"plugin": connector, **options}},
-        },
-        environ=environ or {},
-    )
-    with Store.open(database) as store:
-        report = run_sync(config, store, plugins, full=full, environ=environ or {})
-    return report.results[0]
+    return run_source(plugin, connector, options, database, environ=environ, full=full)
 
 
 def rows(database: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:

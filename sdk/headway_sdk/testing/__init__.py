@@ -5,7 +5,14 @@ package registers (``headway_sdk.testing.pytest_plugin``).
 """
 
 from ..clock import FakeClock
-from .conformance import CHECKS, Conformance, Harness, conformance_suite
+from .conformance import (
+    CHECKS,
+    Conformance,
+    Harness,
+    conformance_suite,
+    run_source,
+    stored_items,
+)
 from .fake import ANY, FakeApi, FakeResponse, RecordedRequest, Route, http_date
 
 __all__ = [
@@ -20,4 +27,6 @@ __all__ = [
     "Route",
     "conformance_suite",
     "http_date",
+    "run_source",
+    "stored_items",
 ]

@@ -240,35 +240,19 @@ class Conformance:
         plugins: Plugins | None = None,
     ) -> SourceResult:
         """One sync of the source into ``database`` through the real engine."""
-        environ = self.harness.environ if environ is None else environ
-        config = parse_config(
-            {
-                "scorecard": {"name": "conformance", "period": "2026-Q1"},
-                "sources": {
-                    self.harness.source: {
-                        "plugin": self.harness.connector,
-                        **self.table(),
-                    }
-                },
-            },
-            environ=environ,
+        return run_source(
+            plugins or self.plugins(),
+            self.harness.connector,
+            self.table(),
+            database,
+            environ=self.harness.environ if environ is None else environ,
+            full=full,
+            source=self.harness.source,
         )
-        with Store.open(database) as store:
-            report = run_sync(
-                config, store, plugins or self.plugins(), full=full, environ=environ
-            )
-        assert len(report.results) == 1, report
-        return report.results[0]
 
     def items(self, database: Path) -> list[tuple[Any, ...]]:
         """The stored items, without the columns that say when they were stored."""
-        columns = (
-            "source, id, key, kind, title, url, project, team, people, status, "
-            "state, created_at, updated_at, closed_at, occurred_at, effort, points, "
-            "value, labels, parent, attributes, deleted_at IS NOT NULL"
-        )
-        with contextlib.closing(sqlite3.connect(database)) as conn:
-            return conn.execute(f"SELECT {columns} FROM items ORDER BY id").fetchall()
+        return stored_items(database)
 
     def run_row(self, database: Path, run_id: int) -> dict[str, Any]:
         """A run's row in the store."""
@@ -458,6 +442,65 @@ class Conformance:
         )
 
 
+def run_source(
+    plugin: Any,
+    connector: str,
+    options: Mapping[str, Any],
+    database: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    full: bool = False,
+    source: str = "src",
+) -> SourceResult:
+    """Sync one source into ``database`` with headway's real engine and store.
+
+    For a connector's own tests beyond the conformance suite (thousands of
+    items over many pages, a limit hit mid-sync)::
+
+        result = run_source(headway_jira, "jira", {"url": fake_api.url, ...},
+                            tmp_path / "headway.db", environ={"JIRA_TOKEN": "t"})
+        assert result.status == "ok" and result.items == 2500
+
+    :param plugin: the plugin object (module) registering the connector, or
+        a :class:`~headway.plugins.Plugins` already holding it.
+    :param options: the source table (``${VAR}`` read from ``environ``).
+    :returns: the source's result: status, error, items, changed, pages,
+        rejected, tombstones and the request stats.
+    """
+    if isinstance(plugin, Plugins):
+        plugins = plugin
+    else:
+        plugins = Plugins.create(entry_points=False, builtins=False)
+        plugins.register(plugin, "plugin-under-test")
+    environ = dict(environ or {})
+    config = parse_config(
+        {
+            "scorecard": {"name": "test", "period": "2026-Q1"},
+            "sources": {source: {"plugin": connector, **options}},
+        },
+        environ=environ,
+    )
+    with Store.open(database) as store:
+        report = run_sync(config, store, plugins, full=full, environ=environ)
+    assert len(report.results) == 1, report
+    return report.results[0]
+
+
+def stored_items(database: Path) -> list[tuple[Any, ...]]:
+    """Every stored item by id, without the columns that say when it was stored.
+
+    ``deleted_at`` becomes whether the item is deleted, so two stores that
+    hold the same items compare equal.
+    """
+    columns = (
+        "source, id, key, kind, title, url, project, team, people, status, "
+        "state, created_at, updated_at, closed_at, occurred_at, effort, points, "
+        "value, labels, parent, attributes, deleted_at IS NOT NULL"
+    )
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        return conn.execute(f"SELECT {columns} FROM items ORDER BY id").fetchall()
+
+
 def _required_keys(connector: Any) -> list[str]:
     config = getattr(connector, "config", None)
     if config is None or not attrs.has(type(config)):
@@ -558,4 +601,11 @@ def _capture_logs() -> Iterator[list[str]]:
             logger.setLevel(level)
 
 
-__all__ = ["CHECKS", "Conformance", "Harness", "conformance_suite"]
+__all__ = [
+    "CHECKS",
+    "Conformance",
+    "Harness",
+    "conformance_suite",
+    "run_source",
+    "stored_items",
+]
