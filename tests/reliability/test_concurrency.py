@@ -67,8 +67,8 @@ def test_a_second_sync_is_told_the_store_is_held_and_the_first_finishes(tmp_path
     first = headway("sync", cwd=tmp_path)
     wait_for_lock(tmp_path)
     second = headway("sync", cwd=tmp_path)
-    out2, err2 = second.communicate(timeout=120)
-    out1, err1 = first.communicate(timeout=120)
+    _, err2 = second.communicate(timeout=120)
+    _, err1 = first.communicate(timeout=120)
 
     assert first.returncode == 0, err1
     assert second.returncode == 1
