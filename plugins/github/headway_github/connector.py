@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from headway.errors import ConfigError, FatalError
+from headway.errors import ConfigError, FatalError, StopSource
 from headway.model import Record, Rejected, Sweep, WorkItem, format_utc
 from headway.secrets import redact
 from headway_sdk import (
@@ -51,6 +51,7 @@ from headway_sdk import (
     RateBudget,
     Request,
     ResponseRule,
+    RetriesExhaustedError,
     SourceContext,
     State,
     WatermarkCursor,
@@ -450,7 +451,8 @@ class GitHubConnector(Connector[GitHubConfig]):
         :raises FatalError: some repositories could not be read (each named,
             with what to do); the others were stored.
         :raises StopSource: a rate-limit wait over ``max_wait``, the quota at
-            its reserve, or a cancelled sync; the next sync resumes.
+            its reserve, a secondary limit that does not lift, or a cancelled
+            sync; the next sync resumes.
         """
         stream = self.issues
         failures: list[tuple[str, HttpError | PaginationError]] = []
@@ -460,6 +462,18 @@ class GitHubConnector(Connector[GitHubConfig]):
                 return
             try:
                 yield from stream.read(repo, state.get(stream.name, repo))
+            except RetriesExhaustedError as error:
+                if error.reason != SECONDARY_LIMIT_RULE.reason:
+                    raise
+                # Throttled, not broken: keep what was read and resume later.
+                raise StopSource(
+                    f"{repo}: GitHub's secondary rate limit did not lift after "
+                    f"{error.attempts} attempts; what was read is kept and the next "
+                    "sync resumes here (sync less often, or with fewer sources "
+                    "sharing this token)",
+                    source=self.context.name,
+                    status=error.status,
+                ) from None
             except GoneError as error:
                 if "disabled" not in (error.detail or "").lower():
                     failures.append((repo, error))

@@ -203,8 +203,9 @@ def test_a_repository_a_secondary_limit_stops_is_read_again(
     )
     first = sync(repos=["acme/web"], page_size=5, retries=2)
 
-    assert first.status == "failed"
-    assert "still failed after 3 attempts (secondary rate limit)" in (first.error or "")
+    assert first.status == "partial"
+    assert "secondary rate limit did not lift after 3 attempts" in (first.error or "")
+    assert "resumes" in (first.error or "")
     assert len(stored_items(database)) == 5
     assert "etag" not in states(database)["acme/web"]
 
