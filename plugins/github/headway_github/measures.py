@@ -80,7 +80,9 @@ def _merged(
     if not params["include_bots"]:
         sql += " AND coalesce(json_extract(attributes, '$.author_type'), '') != 'Bot'"
     rows = context.db.execute(sql, args).fetchall()
-    return [(_time(created), _time(merged)) for created, merged in rows]
+    return [
+        (_time(created) if created else None, _time(merged)) for created, merged in rows
+    ]
 
 
 def _params(params: Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -103,7 +105,6 @@ def _params(params: Mapping[str, Any], what: str) -> dict[str, Any]:
     return {"project": project, "include_bots": include_bots}
 
 
-def _time(text: str | None) -> Any:
-    if text is None:
-        return None
+def _time(text: str) -> datetime:
+    # The store writes UTC with milliseconds and a Z, which Python reads.
     return datetime.fromisoformat(text)

@@ -185,7 +185,7 @@ def test_a_429_without_retry_after_is_a_secondary_limit(
     assert 60 <= clock.sleeps[0] <= 66
 
 
-def test_a_repository_a_secondary_limit_stops_is_read_again(
+def test_a_secondary_limit_that_does_not_lift_ends_partial_and_resumes(
     github: FakeGitHub, sync: Sync, fake_api: FakeApi, tmp_path: Path
 ) -> None:
     web = github.add_repo("acme/web")

@@ -9,14 +9,16 @@ from typing import Any
 
 import pytest
 
+import headway_github
 from headway.errors import ScoringError
 from headway.measures import MeasureContext
 from headway.model import Period
 from headway.store import Store
 from headway_github import merged_pull_requests, pull_request_lead_time
+from headway_sdk import FakeClock, set_clock
+from headway_sdk.testing import FakeApi, run_source
 
-from .conftest import Sync
-from .fakegithub import FakeGitHub, Repo
+from .fakegithub import GOOD_TOKEN, FakeGitHub, Repo
 
 FEBRUARY = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 
@@ -37,11 +39,15 @@ def merged_pull(
     )
 
 
-@pytest.fixture
-def database(github: FakeGitHub, sync: Sync, tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """acme/web: pull requests merged in February after 2, 4, 10 and 30
     hours, one by a bot after 50, one merged in January, one closed
-    unmerged, one open, and an issue; acme/api: one merged after 100 hours."""
+    unmerged, one open, and an issue; acme/api: one merged after 100 hours.
+
+    Built once for the module: the measures only read it.
+    """
+    github = FakeGitHub()
     web = github.add_repo("acme/web")
     for day, hours in enumerate((2, 4, 10, 30)):
         merged_pull(github, web, FEBRUARY + timedelta(days=day), hours)
@@ -61,8 +67,28 @@ def database(github: FakeGitHub, sync: Sync, tmp_path: Path) -> Path:
     github.add_issue(web, pull=True, created=FEBRUARY, updated=FEBRUARY)
     github.add_issue(web, updated=FEBRUARY, state="closed", closed=FEBRUARY)
     merged_pull(github, github.add_repo("acme/api"), FEBRUARY, 100)
-    assert sync(repos=["acme/web", "acme/api"]).status == "ok"
-    return tmp_path / "headway.db"
+
+    path = tmp_path_factory.mktemp("measures") / "headway.db"
+    previous = set_clock(FakeClock())
+    try:
+        with FakeApi() as api:
+            github.install(api)
+            result = run_source(
+                headway_github,
+                "github",
+                {
+                    "token": "${GITHUB_TOKEN}",
+                    "api_url": github.url,
+                    "repos": ["acme/web", "acme/api"],
+                },
+                path,
+                environ={"GITHUB_TOKEN": GOOD_TOKEN},
+                source="github",
+            )
+    finally:
+        set_clock(previous)
+    assert result.status == "ok", result.error
+    yield path
 
 
 @pytest.fixture
