@@ -425,11 +425,15 @@ class GitHubConnector(Connector[GitHubConfig]):
         :raises ConnectorError: naming every repository that cannot be read.
         """
         if self.config.org:
+            org = self.config.org
             try:
-                self.client.get(f"/orgs/{self.config.org}")
+                self.client.get(f"/orgs/{org}")
+            except AuthError as error:
+                where = f"organisation {org!r}"
+                raise AuthError(_explain(where, error), status=401) from None
             except NotFoundError:
                 raise HttpError(
-                    f"organisation {self.config.org!r}: not found (HTTP 404): no such "
+                    f"organisation {org!r}: not found (HTTP 404): no such "
                     "organisation, or this token cannot see it",
                     status=404,
                 ) from None
@@ -463,13 +467,13 @@ class GitHubConnector(Connector[GitHubConfig]):
             try:
                 yield from stream.read(repo, state.get(stream.name, repo))
             except RetriesExhaustedError as error:
-                if error.reason != SECONDARY_LIMIT_RULE.reason:
+                if error.status not in (403, 429):
                     raise
                 # Throttled, not broken: keep what was read and resume later.
                 raise StopSource(
-                    f"{repo}: GitHub's secondary rate limit did not lift after "
-                    f"{error.attempts} attempts; what was read is kept and the next "
-                    "sync resumes here (sync less often, or with fewer sources "
+                    f"{repo}: GitHub's rate limit ({error.reason}) did not lift "
+                    f"after {error.attempts} attempts; what was read is kept and the "
+                    "next sync resumes here (sync less often, or with fewer tools "
                     "sharing this token)",
                     source=self.context.name,
                     status=error.status,

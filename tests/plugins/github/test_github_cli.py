@@ -68,6 +68,15 @@ def test_check_of_an_unknown_org(github: FakeGitHub, clock: FakeClock) -> None:
         connector(github, org="nobody").check()
 
 
+def test_check_of_an_org_with_a_refused_token(
+    github: FakeGitHub, clock: FakeClock
+) -> None:
+    github.add_repo("acme/web")
+
+    with pytest.raises(AuthError, match="organisation 'acme': GitHub refused"):
+        connector(github, BAD_TOKEN, org="acme").check()
+
+
 @pytest.fixture
 def with_github(plugins: Plugins) -> Iterator[Plugins]:
     """The CLI's plugin set, with this connector registered for the test."""

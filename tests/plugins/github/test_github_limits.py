@@ -204,7 +204,9 @@ def test_a_secondary_limit_that_does_not_lift_ends_partial_and_resumes(
     first = sync(repos=["acme/web"], page_size=5, retries=2)
 
     assert first.status == "partial"
-    assert "secondary rate limit did not lift after 3 attempts" in (first.error or "")
+    assert "rate limit (secondary rate limit) did not lift after 3 attempts" in (
+        first.error or ""
+    )
     assert "resumes" in (first.error or "")
     assert len(stored_items(database)) == 5
     assert "etag" not in states(database)["acme/web"]

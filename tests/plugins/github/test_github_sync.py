@@ -268,6 +268,20 @@ def test_an_org_is_listed_afresh_on_every_sync(
     assert projects == {"acme/web", "acme/api"}
 
 
+def test_an_org_with_a_refused_token_fails_clearly(
+    github: FakeGitHub, sync: Sync, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    github.add_repo("acme/web")
+    monkeypatch.setattr("tests.plugins.github.conftest.GOOD_TOKEN", "ghp_wrong0000")
+
+    result = sync(org="acme")
+
+    assert result.status == "failed"
+    assert (result.error or "").startswith(
+        "organisation 'acme': GitHub refused the token (HTTP 401: Bad credentials)"
+    )
+
+
 def test_an_unknown_org_fails_clearly(github: FakeGitHub, sync: Sync) -> None:
     result = sync(org="nobody")
 
