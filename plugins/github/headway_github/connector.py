@@ -22,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -327,8 +327,7 @@ class GitHubConnector(Connector[GitHubConfig]):
 
         :raises ConfigError: every problem, at ``sources.NAME.KEY``.
         """
-        connector = super().build(context)
-        assert isinstance(connector, GitHubConnector)
+        connector = cast(GitHubConnector, super().build(context))
         teams = context.scorecard.teams if context.scorecard else ()
         problems = connector.config.team_problems(teams, f"sources.{context.name}")
         if problems:
