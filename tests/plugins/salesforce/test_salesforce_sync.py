@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from headway_sdk.testing import FakeApi, FakeResponse, stored_items
 
 from .fake_salesforce import (
@@ -477,6 +479,37 @@ def test_a_429_and_a_5xx_are_waited_out(fake_api, clock, tmp_path):
 
     assert result.status == "ok", result.error
     assert result.stats.retries == 2 and 4.0 in clock.sleeps
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        FakeResponse(json={"records": []}, fault="reset"),
+        FakeResponse(json={"records": []}, fault="truncate"),
+        FakeResponse(
+            body='{"totalSize": 449, "done": fal',
+            headers={"Content-Type": "application/json"},
+        ),
+        FakeResponse(
+            body="<html><body>Maintenance</body></html>",
+            headers={"Content-Type": "text/html"},
+        ),
+        FakeResponse(502, body="Bad gateway"),
+    ],
+    ids=["reset-mid-body", "truncated", "cut-json", "html-page", "bad-gateway"],
+)
+def test_a_faulty_batch_is_fetched_again_and_nothing_is_lost(
+    fake_api, clock, tmp_path, fault
+):
+    serve(fake_api, make_org())
+    fake_api.inject(fault, method="GET", path=MORE)
+    database = tmp_path / "h.db"
+
+    result = sync(fake_api, database, objects=["Opportunity"])
+
+    assert result.status == "ok", result.error
+    assert result.stats.retries == 1
+    assert rows(database, "SELECT COUNT(*) FROM items") == [(449,)]
 
 
 def test_no_secret_reaches_the_store_or_an_error_with_oauth(fake_api, clock, tmp_path):
