@@ -113,14 +113,6 @@ class SalesforceConfig(HttpSettings):
         """The hours an activity of ``kind`` counts when it has no duration."""
         return self.default_effort.get(kind, DEFAULT_EFFORT[kind])
 
-    def team_of(self, identity: str) -> str | None:
-        """The team ``teams`` gives an owner, compared without case."""
-        wanted = identity.lower()
-        return next(
-            (team for owner, team in self.teams.items() if owner.lower() == wanted),
-            None,
-        )
-
     # ------------------------------------------------------------ checks
 
     def validate(self) -> Iterable[tuple[str, str]]:

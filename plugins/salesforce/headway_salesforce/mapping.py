@@ -48,6 +48,8 @@ class Mapper:
     def __init__(self, config: SalesforceConfig, base_url: Callable[[], str]):
         self.config = config
         self.base_url = base_url
+        # Identities are compared without case, as headway's [teams] does.
+        self._teams = {owner.lower(): team for owner, team in config.teams.items()}
         self._mappers: dict[str, Callable[[Mapping[str, Any]], Any]] = {
             "Opportunity": self.opportunity,
             "Case": self.case,
@@ -233,7 +235,7 @@ class Mapper:
             id=ident,
             url=f"{self.base_url()}/lightning/r/{sobject}/{ident}/view",
             project=sobject,
-            team=self.config.team_of(identity) if identity else None,
+            team=self._teams.get(identity) if identity else None,
             people=(identity,) if identity else (),
             created_at=_time(raw, "CreatedDate"),
             updated_at=_time(raw, "LastModifiedDate") or modstamp,
