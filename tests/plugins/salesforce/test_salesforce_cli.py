@@ -28,6 +28,20 @@ period = "2026-Q1"
 title = "Sales"
 members = ["ada@acme.com"]
 
+[[objectives]]
+id = "F1"
+perspective = "financial"
+title = "Win more new business"
+
+[[measures]]
+id = "F1.win_rate"
+objective = "F1"
+title = "Win rate of new business"
+baseline = 0.2
+target = 0.35
+function = "salesforce.win_rate"
+params = {{ type = "New Business" }}
+
 [sources.crm]
 plugin = "salesforce"
 instance_url = "{url}"
