@@ -221,3 +221,19 @@ def test_demo_builds_a_workspace(run_cli, tmp_path):
     assert {"issue", "pull_request", "meeting", "opportunity"} <= set(kinds)
     again = run_cli("demo", str(tmp_path / "demo"))
     assert again.exit_code == 0, again.output
+
+
+def test_sync_check_tests_credentials_without_storing(run_cli, write_config, scripted):
+    path = write_config(
+        '[sources.alpha]\nplugin = "scripted"\ncount = 2\nfatal = "401: bad token"\n'
+        '[sources.beta]\nplugin = "scripted"\ncount = 2\n'
+    )
+    result = run_cli("--config", str(path), "sync", "--check", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [
+        {"source": "alpha", "ok": False, "error": "401: bad token"},
+        {"source": "beta", "ok": True, "error": None},
+    ]
+    assert not (path.parent / "headway.db").exists()
+    assert run_cli("--config", str(path), "sync", "--check", "beta").exit_code == 0
+    assert run_cli("--config", str(path), "sync", "--check", "--full").exit_code == 2
