@@ -94,3 +94,12 @@ def _shown(path: Path) -> Path:
 def register_commands(cli: click.Group) -> None:
     """Add the ``headway plugin`` command group."""
     cli.add_command(plugin_group)
+
+
+__all__ = [
+    "PluginNameType",
+    "describe_scaffold",
+    "new_plugin",
+    "plugin_group",
+    "register_commands",
+]
