@@ -110,6 +110,12 @@ _SAVE_STATE = (
 
 RUN_STATUSES = ("running", "ok", "partial", "failed")
 
+#: Longest title stored. Jira and GitHub cap titles at 255 and 256; a longer
+#: one is a broken record, set aside rather than stored.
+MAX_TITLE = 10_000
+#: Largest ``attributes`` JSON stored for one item.
+MAX_ATTRIBUTES = 1_000_000
+
 
 @attrs.frozen
 class Migration:
@@ -358,11 +364,15 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, "
                 "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
-            current = self.version
+            if self.version >= MIGRATIONS[-1].version:
+                return
             for migration in MIGRATIONS:
-                if migration.version <= current:
-                    continue
                 with self.transaction():
+                    # Read the version inside the write transaction: two
+                    # processes opening a new store at once must not both
+                    # apply the same step.
+                    if _schema_version(self.conn) >= migration.version:
+                        continue
                     migration.apply(self.conn)
                     self.conn.execute(
                         "INSERT INTO migrations (version, name, applied_at) "
@@ -692,6 +702,11 @@ def item_row(source: str, item: WorkItem, synced_at: str, run_id: int | None) ->
         if title is not None:
             raise TypeError(f"title must be a string, got {_type(title)}")
         title = ""
+    if len(title) > MAX_TITLE:
+        raise ValueError(
+            f"title is {len(title):,} characters, over the limit of {MAX_TITLE:,}; "
+            "no tool's real titles are this long, so the record looks broken"
+        )
     state = item.state
     if state not in STATES:
         raise ValueError(f"state must be one of {', '.join(STATES)}, got {state!r}")
@@ -727,10 +742,20 @@ def item_row(source: str, item: WorkItem, synced_at: str, run_id: int | None) ->
         _number(item.value, "value"),
         _text_list(item.labels, "labels"),
         _text(item.parent, "parent"),
-        _json_object(item.attributes, "attributes"),
+        _attributes(item.attributes),
         synced_at,
         run_id,
     )
+
+
+def _attributes(values: Any) -> str:
+    text = _json_object(values, "attributes")
+    if len(text) > MAX_ATTRIBUTES:
+        raise ValueError(
+            f"attributes are {len(text):,} characters of JSON, over the limit of "
+            f"{MAX_ATTRIBUTES:,}; keep only the fields that matter"
+        )
+    return text
 
 
 def _type(value: Any) -> str:

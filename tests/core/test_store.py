@@ -235,3 +235,54 @@ def test_a_full_disk_fails_clearly_and_keeps_committed_pages(tmp_path):
         assert store.conn.execute("SELECT count(*) FROM items").fetchone() == (1,)
         assert store.load_state("src").get() == {"n": 1}
         assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"title": "x" * 1_048_576}, "title is 1,048,576 characters"),
+        ({"attributes": {"blob": "y" * 1_100_000}}, "attributes are 1,100,"),
+        ({"people": None}, None),
+        ({"people": "alice"}, "people must be a list of strings, got str"),
+        ({"labels": [1, 2]}, "labels must be a list of strings, got int in it"),
+        ({"created_at": "yesterday"}, "created_at 'yesterday' is not an ISO 8601 time"),
+        ({"updated_at": "2026-10-01T10:00:00"}, "has no time zone"),
+        ({"effort": -2}, "effort must be a finite number of hours >= 0"),
+        ({"effort": "3h"}, "effort must be a number, got str"),
+        ({"state": "closed"}, "state must be one of open, done, cancelled"),
+        ({"id": ""}, "id must not be empty"),
+        ({"id": None}, "id must be a string, got NoneType"),
+        ({"kind": None}, "kind must be a non-empty string"),
+        ({"title": b"bytes"}, "title must be a string, got bytes"),
+    ],
+    ids=[
+        "1mb-title",
+        "huge-attributes",
+        "null-list-is-empty",
+        "string-for-list",
+        "numbers-in-labels",
+        "unparseable-date",
+        "naive-date",
+        "negative-effort",
+        "text-effort",
+        "unknown-state",
+        "empty-id",
+        "null-id",
+        "null-kind",
+        "bytes-title",
+    ],
+)
+def test_each_malformed_field_is_rejected_with_its_reason(store, fields, reason):
+    run = store.start_run("src", "test")
+    base = {"id": "bad", "kind": "issue"}
+    bad = WorkItem(**{**base, **fields})
+    counts = store.write_page("src", run, Page([item("good"), bad]))
+    if reason is None:
+        assert (counts.items, counts.rejected) == (2, 0)
+        return
+    assert (counts.items, counts.rejected) == (1, 1)
+    stored_reason, raw = store.conn.execute(
+        "SELECT reason, raw FROM rejected"
+    ).fetchone()
+    assert reason in stored_reason
+    assert raw  # the record is kept as it came
