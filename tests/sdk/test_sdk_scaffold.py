@@ -332,9 +332,7 @@ def test_a_scaffolded_plugin_installs_passes_its_tests_and_is_listed(tmp_path):
     )
     assert "15 passed" in tests.splitlines()[-1], tests
 
-    listing = run(
-        python, "-P", "-c", "from headway.cli import main; main()", "plugins", "--json"
-    )
+    listing = run(python, "-P", "-m", "headway", "plugins", "--json")
     plugins = {entry["name"]: entry for entry in json.loads(listing)}
     assert plugins["tickets"]["connectors"] == ["tickets"]
     assert plugins["tickets"]["package"] == "headway-tickets"
