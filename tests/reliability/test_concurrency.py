@@ -42,14 +42,14 @@ def headway(*args: str, cwd: Path) -> subprocess.Popen:
     )
 
 
-def wait_for_lock(folder: Path, timeout: float = 30.0) -> None:
+def wait_for_lock(folder: Path, timeout: float = 60.0) -> None:
     lock = folder / "headway.db.lock"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if lock.exists() and "sync, pid" in lock.read_text():
             return
-        time.sleep(0.02)
-    raise AssertionError("the first sync never took the lock")
+        time.sleep(0.01)
+    raise AssertionError("the sync never took the lock")
 
 
 def counts(db: Path) -> dict[str, int]:
@@ -61,21 +61,42 @@ def counts(db: Path) -> dict[str, int]:
         conn.close()
 
 
+HOLDER = """
+import sys
+from headway.store import Store
+store = Store.open(sys.argv[1])
+store.acquire_lock("sync")
+print("held", flush=True)
+sys.stdin.readline()
+store.close()
+"""
+
+
 @pytest.mark.slow
-def test_a_second_sync_is_told_the_store_is_held_and_the_first_finishes(tmp_path):
+def test_a_second_sync_is_told_the_store_is_held_and_resumes_after(tmp_path):
     (tmp_path / "headway.toml").write_text(CONFIG)
-    first = headway("sync", cwd=tmp_path)
-    wait_for_lock(tmp_path)
-    second = headway("sync", cwd=tmp_path)
-    _, err2 = second.communicate(timeout=120)
-    _, err1 = first.communicate(timeout=120)
+    # Another headway process holds the store (as a running sync does) until
+    # the test says so: no race with how fast a process starts.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path / "headway.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    refused = headway("sync", cwd=tmp_path)
+    _, err = refused.communicate(timeout=120)
+    holder.communicate("go\n", timeout=30)
 
-    assert first.returncode == 0, err1
-    assert second.returncode == 1
-    assert "another headway run holds the store" in err2
-    assert "wait for it to finish" in err2
-    assert "Traceback" not in err2
+    assert refused.returncode == 1
+    assert "another headway run holds the store" in err
+    assert "wait for it to finish" in err
+    assert "Traceback" not in err
+    assert counts(tmp_path / "headway.db") == {}  # the refused run stored nothing
 
+    after = headway("sync", cwd=tmp_path)
+    _, err = after.communicate(timeout=120)
+    assert after.returncode == 0, err
     clean = tmp_path / "clean"
     clean.mkdir()
     (clean / "headway.toml").write_text(CONFIG)
@@ -83,6 +104,17 @@ def test_a_second_sync_is_told_the_store_is_held_and_the_first_finishes(tmp_path
     reference.communicate(timeout=120)
     assert reference.returncode == 0
     assert counts(tmp_path / "headway.db") == counts(clean / "headway.db")
+
+
+@pytest.mark.slow
+def test_a_sync_running_in_another_process_holds_the_lock_while_it_runs(tmp_path):
+    (tmp_path / "headway.toml").write_text(CONFIG)
+    first = headway("sync", cwd=tmp_path)
+    wait_for_lock(tmp_path)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    lock = tmp_path / "headway.db.lock"
+    assert lock.read_text() == ""  # released (and emptied) when the run ended
 
 
 @pytest.mark.slow
