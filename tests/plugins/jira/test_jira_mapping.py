@@ -89,22 +89,39 @@ def test_the_recorded_cloud_issue_becomes_a_complete_work_item() -> None:
     )
 
 
-def test_the_trimmed_search_pages_map_or_are_set_aside() -> None:
-    cloud = json.loads((FIXTURES / "jiracli_search_v3_jql_trimmed.json").read_text())
+@pytest.mark.parametrize(
+    ("fixture", "titles"),
+    [
+        (
+            "jiracli_search_v3_jql_trimmed.json",
+            ["Bug summary", "Story summary", "Task summary"],
+        ),
+        (
+            "jiracli_search_v2_startAt_trimmed.json",
+            ["Epic 1 summary", "Epic 2 summary"],
+        ),
+    ],
+    ids=["cloud-page", "data-center-page"],
+)
+def test_the_trimmed_search_pages_map_once_they_have_ids(
+    fixture: str, titles: list[str]
+) -> None:
+    page = json.loads((FIXTURES / fixture).read_text(encoding="utf-8"))
 
-    # The trimmed recording dropped every issue's id: an issue without its
-    # stable id cannot be stored.
-    for raw in cloud["issues"]:
+    # The trimmed recordings dropped every issue's id: an issue without its
+    # stable id cannot be stored (the stream sets it aside).
+    for raw in page["issues"]:
         with pytest.raises(KeyError, match="'id'"):
             mapper().map(raw)
         raw["id"] = str(10000 + int(raw["key"].split("-")[1]))
-    items = [mapper().map(raw) for raw in cloud["issues"]]
+    items = [mapper().map(raw) for raw in page["issues"]]
 
-    assert [i.title for i in items] == ["Bug summary", "Story summary", "Task summary"]
-    assert [i.attributes["issue_type"] for i in items] == ["Bug", "Story", "Task"]
-    # Without statusCategory (trimmed away) a status is taken as open.
-    assert all(i.state == "open" and i.people == [] for i in items)
-    assert [i.labels for i in items] == [[], ["critical", "feature"], []]
+    assert [item.title for item in items] == titles
+    # Without statusCategory (trimmed away) a status is taken as open, and
+    # users without an e-mail or login are nobody headway can join.
+    assert all(item.state == "open" and item.people == [] for item in items)
+    assert items[1].labels == ["critical", "feature"]
+    assert items[1].status == "In Progress"
 
 
 @pytest.mark.parametrize(
