@@ -321,6 +321,27 @@ def test_offset_ignored_by_the_server_is_a_loop(fake_api, clock):
     assert len(fake_api.requests) == 2
 
 
+def test_the_same_records_in_another_key_order_are_the_same_page(fake_api, clock):
+    first = '{"total": 9, "issues": [{"id": 1, "f": {"a": 1, "b": 2}}]}'
+    again = '{"issues": [{"f": {"b": 2, "a": 1}, "id": 1}], "total": 9}'
+    fake_api.add("GET", "/search", FakeResponse(body=first), query={"offset": "0"})
+    fake_api.add("GET", "/search", FakeResponse(body=again), query={"offset": "1"})
+    paginator = OffsetPaginator(limit=1)
+    with pytest.raises(PaginationError, match="same page twice"):
+        walk(fake_api, clock, paginator, SEARCH, records="issues")
+
+
+def test_a_page_of_the_same_ids_with_new_values_is_not_a_loop(fake_api, clock):
+    # An issue edited between two requests moves to the end of a listing by
+    # update time: the next page may hold it again, changed.
+    first = {"total": 2, "issues": [{"id": 1, "fields": {"updated": "10:00"}}]}
+    again = {"total": 2, "issues": [{"id": 1, "fields": {"updated": "10:05"}}]}
+    fake_api.add("GET", "/search", FakeResponse(json=first), query={"offset": "0"})
+    fake_api.add("GET", "/search", FakeResponse(json=again), query={"offset": "1"})
+    pages = walk(fake_api, clock, OffsetPaginator(limit=1), SEARCH, records="issues")
+    assert ids(pages) == [1, 1]
+
+
 def test_offset_resumes_at_a_saved_offset(fake_api, clock):
     _offset_route(fake_api, 4, [5])
     paginator = OffsetPaginator(offset_param="startAt", limit=2)
