@@ -34,6 +34,25 @@ MEETING = "meeting"
 #: The kind of an ordinary event that lasts whole days (``start.date``).
 ALL_DAY = "all_day"
 
+#: Every field of Google's Event resource (developers.google.com, Calendar
+#: API v3). The connector maps some and leaves the rest out on purpose (a
+#: description, conference links); a field not in this list is new to it
+#: and kept in ``attributes.extra`` rather than dropped unseen.
+EVENT_FIELDS = frozenset(
+    {
+        "kind", "etag", "id", "status", "htmlLink", "created", "updated",
+        "summary", "description", "location", "colorId", "eventLabelId",
+        "creator", "organizer", "start", "end", "endTimeUnspecified",
+        "recurrence", "recurringEventId", "originalStartTime", "transparency",
+        "visibility", "iCalUID", "sequence", "attendees", "attendeesOmitted",
+        "extendedProperties", "hangoutLink", "conferenceData", "gadget",
+        "anyoneCanAddSelf", "guestsCanInviteOthers", "guestsCanModify",
+        "guestsCanSeeOtherGuests", "privateCopy", "locked", "reminders",
+        "source", "attachments", "eventType", "workingLocationProperties",
+        "outOfOfficeProperties", "focusTimeProperties", "birthdayProperties",
+    }
+)  # fmt: skip
+
 # Google's own events end their iCalUID with this; used to guess an item id
 # from an event id alone, which saves storing most of the id map.
 _GOOGLE_UID_SUFFIX = "@google.com"
@@ -76,7 +95,11 @@ def _stamp(moment: Mapping[str, Any]) -> str:
     raise RecordError("originalStartTime has neither dateTime nor date")
 
 
-def _zone(name: Any) -> tzinfo | None:
+def time_zone(name: Any) -> tzinfo | None:
+    """The zone an IANA name (``Europe/Berlin``) names; ``None`` for none.
+
+    :raises RecordError: a name the zone database does not know.
+    """
     if not name:
         return None
     try:
@@ -88,7 +111,7 @@ def _zone(name: Any) -> tzinfo | None:
 def _timestamp(value: Any, zone: Any, fallback: tzinfo | None) -> datetime:
     # Google writes an offset in every dateTime it returns; the zone only
     # matters for a value without one, which the API allows on input.
-    when = parse_timestamp(value, assume=_zone(zone) or fallback)
+    when = parse_timestamp(value, assume=time_zone(zone) or fallback)
     if when is None:
         raise RecordError("an empty dateTime")
     return when
@@ -165,6 +188,16 @@ def identity(person: Mapping[str, Any]) -> str | None:
     if person.get("id"):
         return f"gcal:{person['id']}"
     return None
+
+
+def event_organizer(raw: Mapping[str, Any], calendar: str) -> str:
+    """Who organizes an event: the organizer, else its creator, else the
+    owner of the calendar it was read from."""
+    for role in ("organizer", "creator"):
+        person = raw.get(role)
+        if isinstance(person, Mapping) and (who := identity(person)):
+            return who
+    return calendar.lower()
 
 
 @attrs.frozen
@@ -276,11 +309,7 @@ def event_item(
     span = event_span(raw, zone)
     kind = event_kind(raw, span)
     guests = attendance(raw)
-    organizer = (
-        identity(raw.get("organizer") or {})
-        or identity(raw.get("creator") or {})
-        or calendar.lower()
-    )
+    organizer = event_organizer(raw, calendar)
     people = [organizer, *(who for who in guests.attending if who != organizer)]
     heads = max(1, guests.count)
     effort = span.hours * heads if kind == MEETING else 0.0
@@ -309,6 +338,9 @@ def event_item(
             attributes[name] = raw[name]
     if raw.get("attendeesOmitted"):
         attributes["attendees_omitted"] = True
+    extra = {name: value for name, value in raw.items() if name not in EVENT_FIELDS}
+    if extra:
+        attributes["extra"] = extra
 
     return WorkItem(
         id=item_id,

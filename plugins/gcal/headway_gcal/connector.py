@@ -48,11 +48,12 @@ from headway_sdk.cursors import SyncTokenRun
 
 from ._events import (
     TeamResolver,
-    _zone,
     cancelled_item_id,
     deleted_at,
     event_item,
     event_item_id,
+    event_organizer,
+    time_zone,
 )
 from ._ledger import STREAM, Holdings, Ledger
 from .config import GcalConfig
@@ -172,7 +173,9 @@ class Events(HttpStream):
         """A page's records, all-day events read in the calendar's time zone."""
         data = page.response.data
         try:
-            zone = _zone(data.get("timeZone")) if isinstance(data, Mapping) else None
+            zone = (
+                time_zone(data.get("timeZone")) if isinstance(data, Mapping) else None
+            )
         except RecordError:
             self.log.warning(
                 "%s: unknown calendar time zone %r; reading all-day events in UTC",
@@ -202,12 +205,12 @@ class Events(HttpStream):
         # not make a full listing tombstone the meeting stored before.
         item_id = event_item_id(raw)
         ledger.add(event_id, item_id)
-        item = event_item(
+        organizer = event_organizer(raw, partition)
+        if holdings.writer(item_id, organizer) != partition.lower():
+            return None
+        return event_item(
             raw, calendar=partition, zone=self._zone, teams=self.gcal.teams
         )
-        if holdings.writer(item_id, item.attributes["organizer"]) != partition.lower():
-            return None
-        return item
 
     def _cancelled(
         self, raw: Mapping[str, Any], event_id: str, ledger: Ledger

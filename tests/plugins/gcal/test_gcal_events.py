@@ -306,3 +306,20 @@ def test_the_stored_copy_is_the_organizers_else_the_first_calendars() -> None:
     assert holdings.orphans(["m1@google.com", "m2@google.com"]) == []
     holdings.ledger("a@acme.com").drop("m1")
     assert holdings.orphans(["m1@google.com"]) == ["m1@google.com"]
+
+
+def test_fields_new_to_the_connector_are_kept_and_known_ones_left_out() -> None:
+    event = {
+        "id": "x",
+        "iCalUID": "x@google.com",
+        **TIMED,
+        "description": "Agenda: the budget",
+        "conferenceData": {"entryPoints": [{"uri": "https://meet.google.com/abc"}]},
+        "someNewField": {"level": 3},
+    }
+
+    item = event_item(event, calendar="a@acme.com", zone=UTC, teams=TeamResolver(None))
+
+    assert item.attributes["extra"] == {"someNewField": {"level": 3}}
+    assert "Agenda" not in repr(item.attributes)
+    assert "meet.google.com" not in repr(item.attributes)
