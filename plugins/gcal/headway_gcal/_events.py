@@ -256,7 +256,7 @@ class TeamResolver:
         teams, so no event gets one and the core decides at score time).
     """
 
-    def __init__(self, scorecard: Scorecard | None):
+    def __init__(self, scorecard: Scorecard | None) -> None:
         self.team_of = scorecard.team_of() if scorecard is not None else {}
         teams = scorecard.teams if scorecard is not None else ()
         self.rank = {team.key: index for index, team in enumerate(teams)}

@@ -43,7 +43,7 @@ class Ledger:
     :param events: the map saved by the last complete listing.
     """
 
-    def __init__(self, calendar: str, events: Mapping[str, str] | None = None):
+    def __init__(self, calendar: str, events: Mapping[str, str] | None = None) -> None:
         self.calendar = calendar
         self.events: dict[str, str] = dict(events or {})
         self._held: Counter[str] = Counter(self.events.values())
@@ -137,7 +137,7 @@ class Holdings:
     :param state: the source's saved state.
     """
 
-    def __init__(self, calendars: Sequence[str], state: State):
+    def __init__(self, calendars: Sequence[str], state: State) -> None:
         self.order = [calendar.lower() for calendar in calendars]
         self.ledgers = {
             calendar.lower(): Ledger.load(calendar, state.get(STREAM, calendar))

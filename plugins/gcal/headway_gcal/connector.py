@@ -87,7 +87,7 @@ class EventsCursor(SyncTokenCursor):
 class EventsRun(SyncTokenRun):
     """One listing of a calendar: its token, and its ledger to save with it."""
 
-    def __init__(self, cursor: EventsCursor, token: str | None, ledger: Ledger):
+    def __init__(self, cursor: EventsCursor, token: str | None, ledger: Ledger) -> None:
         super().__init__(cursor, token)
         self.ledger = ledger
         self.orphans = cursor.orphans
@@ -121,7 +121,7 @@ class Events(HttpStream):
     name = STREAM
     records_path = "items"
 
-    def __init__(self, connector: GcalConnector):
+    def __init__(self, connector: GcalConnector) -> None:
         super().__init__(connector)
         self.gcal = connector
         self._calendar = ""
@@ -238,7 +238,7 @@ class GcalConnector(Connector[GcalConfig]):
     config_class = GcalConfig
     distribution = "headway-gcal"
 
-    def __init__(self, config: GcalConfig, context: SourceContext):
+    def __init__(self, config: GcalConfig, context: SourceContext) -> None:
         super().__init__(config, context)
         self.teams = TeamResolver(context.scorecard)
         self.holdings = Holdings(config.calendars, State())
