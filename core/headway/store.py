@@ -1088,4 +1088,10 @@ def _read_only_authorizer(
         return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_TRANSACTION:
         return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_UPDATE and arg1 in ("sqlite_master", "sqlite_schema"):
+        # SQLite asks this when it first declares a table-valued function
+        # (json_each, json_tree, pragma_table_info); refusing it breaks every
+        # query over the JSON lists. No statement can change the schema here:
+        # the file is open read-only with query_only on.
+        return sqlite3.SQLITE_OK
     return sqlite3.SQLITE_DENY
