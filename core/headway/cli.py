@@ -107,7 +107,6 @@ def configure_logging(verbosity: int) -> None:
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level)
-    root.propagate = False
     # Third-party libraries speak up only when asked for everything.
     for name in ("urllib3", "requests"):
         logging.getLogger(name).setLevel(
@@ -118,6 +117,8 @@ def configure_logging(verbosity: int) -> None:
 
 class _LowercaseLevelFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        # Format a copy: the record is shared with every other handler.
+        record = logging.makeLogRecord(record.__dict__)
         record.levelname = record.levelname.lower()
         return super().format(record)
 

@@ -243,6 +243,9 @@ def parse_config(
     reader.unknown_keys(settings, SCORECARD_KEYS, "scorecard")
     name = reader.text(settings, "name", "scorecard", default="headway")
     database = reader.text(settings, "database", "scorecard", default="headway.db")
+    if database is not None and not database.strip():
+        reader.problem("scorecard.database", "must be a file path, not empty")
+        database = "headway.db"
     current = _read_period(reader, settings, period)
     thresholds = _read_thresholds(reader, settings)
 

@@ -275,7 +275,7 @@ class Store:
             written by a newer headway, or cannot be created.
         """
         path = Path(path)
-        exists = path.exists() and path.stat().st_size > 0
+        exists = path.is_dir() or (path.exists() and path.stat().st_size > 0)
         if exists:
             _check_header(path)
             _check_version(path)
@@ -944,6 +944,12 @@ def _apply_sweep(
 
 
 def _check_header(path: Path) -> None:
+    if path.is_dir():
+        raise StoreError(
+            f"{path} is a folder, not a store; set [scorecard] database to a file "
+            "path such as headway.db",
+            path=str(path),
+        )
     try:
         with open(path, "rb") as handle:
             header = handle.read(len(_SQLITE_HEADER))
