@@ -666,7 +666,9 @@ class Store:
                     UnicodeError,
                     OverflowError,
                 ) as error:
-                    bad = Rejected(f"cannot be stored: {error}", _safe_raw(row), row[1])
+                    reason = f"cannot be stored: {_unstorable(row) or error}"
+                    raw = dict(zip(ITEM_FIELDS, row, strict=False))
+                    bad = Rejected(reason, raw, row[1])
                     rejected.append(_rejected_row(source, run_id, stream, bad, now))
             conn.execute("RELEASE page_items")
             return stored
@@ -879,12 +881,35 @@ def _rejected_row(
     return (
         source,
         run_id,
-        None if record.id is None else str(record.id),
+        None if record.id is None else _storable_text(str(record.id)),
         stream,
-        redact(str(record.reason))[:2000],
+        _storable_text(redact(str(record.reason))[:2000]),
         redact(_safe_raw(record.raw)),
         now,
     )
+
+
+def _storable_text(text: str) -> str:
+    """``text`` as SQLite can store it: a lone surrogate (a byte that was not
+    UTF-8, as Python's ``surrogateescape`` keeps it) becomes ``\\udcNN``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _unstorable(row: tuple[Any, ...]) -> str | None:
+    """Which field of an item row SQLite cannot take, and why; ``None`` when
+    it is not a text that is not UTF-8."""
+    for name, value in zip(ITEM_FIELDS, row, strict=False):
+        if isinstance(value, str) and _storable_text(value) != value:
+            return (
+                f"{name} holds bytes that are not UTF-8 text "
+                f"({_storable_text(value)[:80]}); the service sent text in "
+                "another encoding"
+            )
+    return None
 
 
 def _raw_of(record: Any) -> Any:

@@ -122,7 +122,14 @@ class Exchange:
             if not content.strip():
                 self._data = None
             else:
-                self._data = json.loads(content)
+                try:
+                    self._data = json.loads(content)
+                except UnicodeDecodeError:
+                    # Bytes that are not UTF-8 inside a string (a server
+                    # writing Latin-1): keep them as surrogate escapes, so
+                    # the one record holding them is set aside by the store
+                    # instead of the whole page being retried and lost.
+                    self._data = json.loads(content.decode("utf-8", "surrogateescape"))
         return self._data
 
     def json_or_none(self) -> Any:
