@@ -149,15 +149,19 @@ class IssueMapper:
     ) -> dict[str, Any]:
         # Every plain field GitHub sends is kept (number, node_id, comments,
         # state_reason, draft, author_association, ... and fields added
-        # later), so nothing is dropped without a decision; nulls say nothing.
-        attributes: dict[str, Any] = {
-            key: value
-            for key, value in raw.items()
-            if key not in _MAPPED
-            and key != "url"
-            and not key.endswith("_url")
-            and isinstance(value, _SCALARS)
-        }
+        # later), and every other field not read here goes to `extra` as it
+        # came, so nothing is dropped without a decision; nulls say nothing.
+        attributes: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in _MAPPED or key == "url" or key.endswith("_url") or value is None:
+                continue
+            if isinstance(value, _SCALARS):
+                attributes[key] = value
+            else:
+                extra[key] = value
+        if extra:
+            attributes["extra"] = extra
         attributes["repository"] = repository
         user = raw.get("user")
         if isinstance(user, Mapping):

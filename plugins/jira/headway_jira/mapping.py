@@ -21,6 +21,15 @@ _EMPTY: Mapping[str, Any] = {}
 #: Jira's status categories, by key, and the state each one means.
 CATEGORY_STATES = {"new": "open", "indeterminate": "open", "done": "done"}
 
+#: Top-level keys of a search result's issue that the mapper reads or that
+#: only describe the answer itself.
+ISSUE_KEYS = frozenset({"expand", "id", "self", "key", "fields", "changelog"})
+#: Fields left out on purpose should a server send them unasked: free text
+#: (often long, sometimes private) and lists that are not effort.
+LEFT_OUT = frozenset(
+    {"description", "environment", "comment", "worklog", "attachment", "issuelinks"}
+)
+
 
 def jira_time(value: Any) -> datetime | None:
     """An aware datetime from Jira's ``2022-06-09T16:29:31.871-0700``.
@@ -68,6 +77,10 @@ class IssueMapper:
     default_hours: float = 1.0
     cancelled: frozenset[str] = frozenset()
     categories: Mapping[str, str] = attrs.field(factory=dict)
+    _known: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_known", frozenset(self.fields()) | LEFT_OUT)
 
     def fields(self) -> list[str]:
         """The fields a search must ask for, and no others."""
@@ -177,6 +190,16 @@ class IssueMapper:
                 # Older sites link a story to its epic by key only; the
                 # connector looks the epic's id up (see resolve_epics).
                 attributes["parent_key"] = epic
+
+        # A field headway did not ask for (a server that ignores `fields`,
+        # or adds to the answer) is kept as it came, never dropped unseen.
+        known = self._known
+        extra = {k: v for k, v in fields.items() if k not in known and v is not None}
+        extra.update(
+            (k, v) for k, v in raw.items() if k not in ISSUE_KEYS and v is not None
+        )
+        if extra:
+            attributes["extra"] = extra
 
         changelog = raw.get("changelog")
         if changelog and category != "new":

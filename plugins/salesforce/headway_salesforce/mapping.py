@@ -28,8 +28,9 @@ from .soql import FIELDS
 #: Where a mapped item keeps the record's SystemModstamp, the sync watermark.
 MODSTAMP = "system_modstamp"
 
-# Top-level keys of a record that the mappers read themselves; any other
-# key (a field asked for in `fields`) is kept in attributes as it came.
+# Top-level keys of a record that the mappers read themselves; a field asked
+# for in `fields` is kept in attributes under its name, any other key in
+# `attributes.extra`, as it came.
 _READ = {
     sobject: frozenset(name.partition(".")[0] for name in names) | {"attributes"}
     for sobject, names in FIELDS.items()
@@ -255,10 +256,16 @@ class Mapper:
         extras: dict[str, Any] = {}
         for path in self.config.fields.get(sobject, ()):
             extras[path] = _plain(_at(raw, path))
+        # A field nobody asked for (a service that adds to its answers) is
+        # kept as it came, under `extra`, apart from the fields asked for.
         known = _READ[sobject]
-        for key, value in raw.items():
-            if key not in known and key not in extras:
-                extras[key] = _plain(value)
+        unasked = {
+            key: _plain(value)
+            for key, value in raw.items()
+            if key not in known and key not in extras and value is not None
+        }
+        if unasked:
+            extras["extra"] = unasked
         return extras
 
 

@@ -159,13 +159,14 @@ def test_a_team_is_left_unset_without_a_mapping() -> None:
     assert mapper().item(raw(), "acme/web").team is None
 
 
-def test_an_unknown_plain_field_is_kept() -> None:
+def test_an_unknown_field_is_kept_plain_among_attributes_else_apart() -> None:
     record = {**raw(), "sub_issues_total": 3, "type": {"name": "Bug"}}
 
     attributes = mapper().item(record, "acme/web").attributes
 
     assert attributes["sub_issues_total"] == 3
-    assert "type" not in attributes, "objects are left out; plain values kept"
+    assert attributes["extra"] == {"type": {"name": "Bug"}}
+    assert "type" not in attributes
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pytest
 
 from headway.store import item_row
 from headway_jira import IssueMapper, jira_time
+from headway_jira.mapping import LEFT_OUT
 from headway_sdk import WorkItem
 
 from .fakejira import FIXTURES, RECORDED, STATUSES
@@ -52,7 +53,17 @@ def done(resolution: str | None = "Done", **fields: Any) -> dict[str, Any]:
 
 
 def test_the_recorded_cloud_issue_becomes_a_complete_work_item() -> None:
-    item = mapper().map(RECORDED)
+    # The recording holds every field (it was made with fields=*all); a
+    # search names only the fields the mapper reads, as Jira then answers.
+    asked = set(mapper().fields())
+    issue = {
+        **RECORDED,
+        "fields": {k: v for k, v in RECORDED["fields"].items() if k in asked},
+    }
+    for extra in ("projectId", "projectKey", "created", "updated"):
+        issue.pop(extra, None)  # added by the project that recorded it
+
+    item = mapper().map(issue)
 
     assert item == WorkItem(
         id="10627",
@@ -87,6 +98,27 @@ def test_the_recorded_cloud_issue_becomes_a_complete_work_item() -> None:
         "2022-12-08T10:22:18.889Z",
         None,
     )
+
+
+def test_fields_jira_sends_unasked_are_kept_apart_and_free_text_is_not() -> None:
+    item = mapper().map(RECORDED)
+
+    extra = item.attributes["extra"]
+    asked = set(mapper().fields())
+    unasked = {
+        name
+        for name, value in RECORDED["fields"].items()
+        if name not in asked and value is not None
+    }
+    assert "description" in unasked and "watches" in unasked
+    assert set(extra) == (unasked - LEFT_OUT) | {
+        "projectId",
+        "projectKey",
+        "created",
+        "updated",
+    }
+    assert extra["watches"] == RECORDED["fields"]["watches"]
+    assert "description" not in extra, "free text is left out on purpose"
 
 
 @pytest.mark.parametrize(
