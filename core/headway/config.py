@@ -838,13 +838,19 @@ def _read_sources(
                 f"{path}.enabled", f"must be true or false, got {_kind(enabled)}"
             )
             enabled = True
-        if plugin and plugins is not None and plugin not in plugins:
+        if plugin and plugin.strip() and plugins is not None and plugin not in plugins:
             known = ", ".join(sorted(plugins)) or "none"
+            # Suggest a package only for a name a package could have; the
+            # message must stay on one line whatever the file holds.
+            package = (
+                f" (install its package, e.g. pip install headway-{plugin})"
+                if _BARE_KEY.fullmatch(plugin)
+                else ""
+            )
             reader.problem(
                 f"{path}.plugin",
-                f"no connector named {plugin!r}{_suggest(plugin, plugins)}; "
-                f"installed: {known} (install its package, e.g. pip install "
-                f"headway-{plugin})",
+                f"no connector named {plugin!r}"
+                f"{_suggest(plugin, plugins)}; installed: {known}{package}",
             )
         options = {k: v for k, v in entry.items() if k not in SOURCE_CORE_KEYS}
         sources[name] = SourceConfig(name, plugin or "", options, enabled)
