@@ -63,15 +63,22 @@ class _Rule:
     change: Change
     first: int
     times: int
+    sticky: bool = False
     seen: int = 0
     #: The answers this rule gave, in order.
     given: list[FakeResponse] = attrs.field(factory=list)
+    _targets: set[str] = attrs.field(factory=set)
 
     def applies(self, request: RecordedRequest) -> bool:
         if not self.test(request):
             return False
+        if request.target in self._targets:
+            return True
         self.seen += 1
-        return self.first <= self.seen < self.first + self.times
+        chosen = self.first <= self.seen < self.first + self.times
+        if chosen and self.sticky:
+            self._targets.add(request.target)
+        return chosen
 
 
 class FaultPlan:
@@ -107,10 +114,22 @@ class FaultPlan:
 
         route.handler = answer
 
-    def on(self, test: Test, change: Change, *, nth: int = 1, times: int = 1) -> _Rule:
+    def on(
+        self,
+        test: Test,
+        change: Change,
+        *,
+        nth: int = 1,
+        times: int = 1,
+        sticky: bool = False,
+    ) -> _Rule:
         """From the ``nth`` request ``test`` chooses, ``times`` in a row, send
-        ``change(answer)`` instead of the fake's answer."""
-        rule = _Rule(test, change, nth, times)
+        ``change(answer)`` instead of the fake's answer.
+
+        :param sticky: also change every later request for the same URL (a
+            retry gets the same broken page, as from a real service).
+        """
+        rule = _Rule(test, change, nth, times, sticky)
         with self._lock:
             self.rules.append(rule)
         return rule
