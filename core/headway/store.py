@@ -263,7 +263,7 @@ class Store:
         self.conn = conn
         self.readonly = readonly
         self.db = sqlite_utils.Database(conn)
-        self._lock_file: Any = None
+        self._lock_fd: int | None = None
 
     # ------------------------------------------------------------ opening
 
@@ -426,39 +426,54 @@ class Store:
 
         :raises StoreLockedError: another headway process holds it.
         """
-        if self._lock_file is not None:
+        if self._lock_fd is not None:
             return
         lock_path = self.path.with_name(self.path.name + ".lock")
-        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the store's life
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # A raw descriptor, unbuffered: on a full disk a note that cannot
+            # be written must not linger in a buffer and fail the close.
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
-            if error.errno not in (errno.EAGAIN, errno.EACCES):
-                handle.close()
-                raise StoreError(f"cannot lock {lock_path}: {error.strerror}") from None
-            handle.seek(0)
-            holder = handle.read().strip() or "another headway process"
-            handle.close()
-            raise StoreLockedError(
-                f"another headway run holds the store {self.path} ({holder}); wait "
-                "for it to finish, then try again",
+            raise StoreError(
+                f"cannot create the lock file {lock_path} ({error.strerror}); check "
+                "the folder's permissions and free disk space",
                 path=str(self.path),
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{purpose}, pid {os.getpid()}, since {now_text()}\n")
-        handle.flush()
-        self._lock_file = handle
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EACCES):
+                os.close(fd)
+                raise StoreError(f"cannot lock {lock_path}: {error.strerror}") from None
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+            os.close(fd)
+            raise StoreLockedError(
+                f"another headway run holds the store {self.path} "
+                f"({holder or 'another headway process'}); wait for it to finish, "
+                "then try again",
+                path=str(self.path),
+            ) from None
+        note = f"{purpose}, pid {os.getpid()}, since {now_text()}\n"
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, note.encode("utf-8"), 0)
+        except OSError as error:
+            # Who holds the lock is only for the message another run shows;
+            # a full disk must not stop this one before the store says so.
+            log.debug("could not note the lock's holder in %s: %s", lock_path, error)
+        self._lock_fd = fd
 
     def release_lock(self) -> None:
         """Release the writer lock if this store holds it."""
-        if self._lock_file is not None:
-            with contextlib.suppress(OSError):
-                self._lock_file.seek(0)
-                self._lock_file.truncate()
-                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
+        if self._lock_fd is None:
+            return
+        fd, self._lock_fd = self._lock_fd, None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
     # ------------------------------------------------------------ runs
 
