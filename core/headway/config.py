@@ -132,7 +132,10 @@ class SourceConfig:
 
     name: str
     plugin: str
-    options: Mapping[str, Any] = attrs.field(hash=False)
+    # A secret written into the file by mistake must not show in a repr.
+    options: Mapping[str, Any] = attrs.field(
+        hash=False, repr=lambda options: repr(_mask_secrets(dict(options)))
+    )
     enabled: bool = True
 
 

@@ -5,7 +5,8 @@ Two mechanisms work together:
 - :class:`Secret` wraps a value so that ``str``, ``repr`` and formatting show
   ``***``; code that needs the real value calls :meth:`Secret.reveal`.
 - A process-wide redactor remembers every secret value seen (the
-  configuration registers each one it resolves) and :func:`redact` replaces
+  configuration registers each one it resolves), with the forms it takes on
+  the wire (URL-encoded, JSON-escaped, base64), and :func:`redact` replaces
   them in any text. The CLI installs :class:`RedactingFilter` on its log
   handlers, and error messages pass through :func:`redact` before printing,
   so a token that reaches a message by accident is still masked.
@@ -13,9 +14,12 @@ Two mechanisms work together:
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import threading
+import urllib.parse
 from typing import Any
 
 MASK = "***"
@@ -94,7 +98,10 @@ class _Redactor:
         with self._lock:
             if value in self._values:
                 return
-            self._values.add(value)
+            # A secret travels encoded too: URL-encoded in a form body or a
+            # query, escaped in JSON, base64 in a header; a service that
+            # echoes a request back shows it in those forms.
+            self._values.update(_encodings(value))
             # Longest first, so a secret that contains another is masked whole.
             ordered = sorted(self._values, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
@@ -109,6 +116,20 @@ class _Redactor:
         with self._lock:
             self._values.clear()
             self._pattern = None
+
+
+def _encodings(value: str) -> set[str]:
+    raw = value.encode("utf-8", "surrogatepass")
+    escaped = json.dumps(value)[1:-1]
+    return {
+        value,
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value),
+        escaped,
+        escaped.replace("/", "\\/"),  # JSON writers that escape slashes
+        base64.b64encode(raw).decode("ascii"),
+        base64.urlsafe_b64encode(raw).decode("ascii"),
+    }
 
 
 _redactor = _Redactor()
