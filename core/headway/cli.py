@@ -8,6 +8,7 @@ traceback (``HEADWAY_DEBUG=1`` shows one for everything).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
@@ -66,9 +67,25 @@ class App:
 class HeadwayGroup(click.Group):
     """A click group that turns headway's errors into messages and exit codes."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["headway.args"] = list(args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            if error.ctx is None:
+                error.ctx = ctx
+            raise
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:
+            # click raises "Option '--seed' requires an argument" without a
+            # context, so it would print no usage line; give it the one of
+            # the command that was being parsed.
+            if error.ctx is None:
+                error.ctx = _deepest_context(ctx)
+            raise
         except HeadwayError as error:
             if os.environ.get(DEBUG_ENV):
                 raise
@@ -78,10 +95,23 @@ class HeadwayGroup(click.Group):
             ctx.exit(130)
 
 
+def _deepest_context(ctx: click.Context) -> click.Context:
+    """A context for the innermost command named on the command line."""
+    command: click.Command = ctx.command
+    for token in ctx.meta.get("headway.args", ()):
+        if not isinstance(command, click.Group):
+            break
+        found = command.commands.get(token)
+        if found is not None:
+            ctx = click.Context(found, info_name=token, parent=ctx)
+            command = found
+    return ctx
+
+
 def _fail(error: HeadwayError) -> None:
     message = redact(str(error))
     if isinstance(error, UsageError):
-        raise click.UsageError(message)
+        raise click.UsageError(message, ctx=click.get_current_context(silent=True))
     click.echo(f"Error: {message}", err=True)
     raise SystemExit(error.exit_code)
 
@@ -123,6 +153,35 @@ class _LowercaseLevelFormatter(logging.Formatter):
         return super().format(record)
 
 
+def exclusive(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Options of a command that exclude each other: giving more than one of
+    them is a usage error (exit 2), ``use either --json or --csv, not both``.
+
+    Put it below ``@click.command()``. The names (the options' parameter
+    names) are kept on the callback as ``exclusive_options``, so the
+    command-line tests try every such pair of every command.
+    """
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            given = [name for name in names if kwargs.get(name)]
+            if len(given) > 1:
+                ctx = click.get_current_context()
+                flags = {p.name: p.opts[0] for p in ctx.command.params if p.opts}
+                shown = " or ".join(flags.get(name, name) for name in given)
+                raise click.UsageError(f"use either {shown}, not both", ctx=ctx)
+            return function(*args, **kwargs)
+
+        checked.exclusive_options = (  # type: ignore[attr-defined]
+            *getattr(function, "exclusive_options", ()),
+            names,
+        )
+        return checked
+
+    return decorate
+
+
 def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
     """``--json``: print the result as JSON for scripts."""
     return click.option(
@@ -149,6 +208,7 @@ def build_cli(plugins: Plugins | None = None) -> click.Group:
     @click.option("-v", "--verbose", count=True, help="Say more (-vv for debug).")
     @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
     @click.version_option(__version__, prog_name="headway")
+    @exclusive("verbose", "quiet")
     @click.pass_context
     def cli(
         ctx: click.Context, config_path: str | None, verbose: int, quiet: bool
@@ -158,8 +218,6 @@ def build_cli(plugins: Plugins | None = None) -> click.Group:
         Syncs work from Jira, GitHub, Google Calendar and Salesforce, maps it
         onto a Balanced Scorecard, and scores it into snapshots you can query.
         """
-        if verbose and quiet:
-            raise click.UsageError("use either -v or -q, not both")
         verbosity = -1 if quiet else verbose
         configure_logging(verbosity)
         ctx.obj = App(plugins=chosen, config_path=config_path, verbosity=verbosity)

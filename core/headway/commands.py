@@ -10,6 +10,7 @@ import click
 from ._output import print_csv, print_json, print_table
 from .cli import (
     App,
+    exclusive,
     json_option,
     parse_params,
     pass_app,
@@ -109,6 +110,7 @@ def plugins_command(app: App, as_json: bool) -> None:
 
 
 @click.command()
+@exclusive("check_only", "full")
 @click.argument("sources", nargs=-1)
 @click.option(
     "--full", is_flag=True, help="Ignore saved cursors and read everything again."
@@ -130,8 +132,6 @@ def sync(
     """
     config = app.config()
     if check_only:
-        if full:
-            raise click.UsageError("use either --check or --full, not both")
         outcome = check_sources(config, app.plugins, sources)
         if as_json:
             print_json([{"source": s, "ok": e is None, "error": e} for s, e in outcome])
@@ -151,6 +151,7 @@ def sync(
 
 
 @click.command()
+@exclusive("as_json", "as_csv")
 @click.argument("sql")
 @click.option(
     "--param", "-p", "params", multiple=True, help="Bind :name to a value (name=value)."
@@ -173,8 +174,6 @@ def query(
     as_csv: bool,
 ) -> None:
     """Run read-only SQL on the store (docs/store.md lists the tables)."""
-    if as_json and as_csv:
-        raise click.UsageError("use either --json or --csv, not both")
     bound = parse_params(params)
     path = store_path_for_query(app, database)
     with Store.open_readonly(path) as store:
