@@ -26,6 +26,7 @@ from .errors import (
     ConfigError,
     ConnectorError,
     HeadwayError,
+    PluginError,
     Problem,
     StopSource,
     StoreError,
@@ -209,6 +210,8 @@ def build_connectors(
             problems += missing
             problems += [p for p in error.problems if p.path not in explained]
             continue
+        except Exception as bug:
+            raise _crashed(kind, source.name, "reading its table", bug) from None
         problems += missing
         if not missing:
             built.append(_Built(source, kind, context, connector))
@@ -482,6 +485,30 @@ def check_sources(
             item.connector.check()
         except HeadwayError as error:
             outcome.append((item.source.name, redact(str(error))))
+        except Exception as bug:
+            # A bug in one plugin must not hide how the other sources did.
+            error = _crashed(item.kind, item.source.name, "checking", bug)
+            outcome.append((item.source.name, str(error)))
         else:
             outcome.append((item.source.name, None))
     return outcome
+
+
+def _crashed(
+    kind: ConnectorType, source: str, doing: str, bug: Exception
+) -> PluginError:
+    """A plugin's connector raised what no connector should: name it."""
+    log.debug(
+        "%s: traceback of connector %r\n%s",
+        source,
+        kind.name,
+        "".join(traceback.format_exception(bug)).rstrip(),
+    )
+    return PluginError(
+        redact(
+            f"sources.{source}: connector {kind.name!r} (plugin {kind.plugin}) "
+            f"crashed {doing}: {type(bug).__name__}: {bug}. This is a bug in the "
+            "plugin; run with -vv for the traceback"
+        ),
+        plugin=kind.plugin,
+    )
