@@ -17,8 +17,10 @@ APIs; the core depends on nothing but this module.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -112,6 +114,9 @@ class SourceContext:
         waits to.
     :param full: the user asked for a full sync (``--full``): ignore cursors.
     :param stop: set when the run is being cancelled; check it between pages.
+    :param root: the configuration file's folder, which relative paths in
+        the source table (a CA bundle) are read from; ``None``: the current
+        folder.
     """
 
     name: str
@@ -121,6 +126,12 @@ class SourceContext:
     stats: RunStats = attrs.field(factory=RunStats)
     full: bool = False
     stop: threading.Event = attrs.field(factory=threading.Event, repr=False)
+    root: Path | None = None
+
+    def path(self, value: str | os.PathLike[str]) -> Path:
+        """A path from the source table: relative ones under :attr:`root`."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() or self.root is None else self.root / path
 
     @property
     def logger(self) -> logging.Logger:

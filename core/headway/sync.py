@@ -200,6 +200,7 @@ def build_connectors(
             scorecard=config.scorecard,
             full=full,
             stop=stop,
+            root=config.root,
         )
         try:
             connector = kind.factory(context)

@@ -49,7 +49,7 @@ from importlib import metadata
 from typing import Any, ClassVar, Generic, TypeVar
 
 from headway.connectors import DEFAULT_PARTITION, Page, SourceContext, State
-from headway.errors import FatalError
+from headway.errors import ConfigError, FatalError, Problem
 from headway.model import Record, Rejected
 from headway.secrets import redact
 
@@ -100,6 +100,20 @@ class Connector(Generic[ConfigT]):
         config = parse_options(
             cls.config_class, context.options, f"sources.{context.name}"
         )
+        bundle = getattr(config, "ca_bundle", None)
+        if isinstance(config, HttpSettings) and bundle:
+            path = context.path(bundle)
+            if not path.is_file():
+                raise ConfigError(
+                    [
+                        Problem(
+                            f"sources.{context.name}.ca_bundle",
+                            f"no file at {path}: give the CA bundle (PEM) of the "
+                            "authority that signed the server's certificate; a "
+                            "relative path is read from the configuration's folder",
+                        )
+                    ]
+                )
         return cls(config, context)
 
     # ------------------------------------------------------------ to override
@@ -136,7 +150,8 @@ class Connector(Generic[ConfigT]):
         if isinstance(config, HttpSettings):
             retry = RetryPolicy(attempts=config.retries + 1, max_wait=config.max_wait)
             timeout = (min(10.0, config.timeout), config.timeout)
-            verify = config.ca_bundle or True
+            if config.ca_bundle:
+                verify = str(self.context.path(config.ca_bundle))
         return HttpClient(
             self.base_url(),
             auth=self.auth(),
@@ -189,6 +204,10 @@ class Connector(Generic[ConfigT]):
                 except AuthError:
                     raise
                 except (HttpError, PaginationError) as error:
+                    if isinstance(error, HttpError) and error.status is None:
+                        # No answer at all (a certificate refused, a URL that
+                        # cannot be): no other partition would fare better.
+                        raise
                     label = f"{stream.name} {partition}".strip()
                     self.log.error("%s: %s", label, error)
                     failures.append(f"{label}: {error}")

@@ -244,12 +244,25 @@ class HttpClient:
         self.session.verify = verify
         # Credentials come only from `auth`, never from a stray ~/.netrc.
         self.session.trust_env = False
-        if urlsplit(self.base_url).scheme == "http" and not is_loopback(self.base_url):
-            self.log.warning(
-                "%s is plain http: credentials and data travel unencrypted; use "
-                "https unless this is a test server",
-                describe_url(self.base_url),
-            )
+        # Every host this client sends to over plain http is warned about
+        # once: the service's own, its token endpoint's, and any a listing's
+        # next links or a token answer point at.
+        self._warned: set[str] = set()
+        self._warn_if_plain(self.base_url)
+        token_url = getattr(auth, "token_url", None)
+        if isinstance(token_url, str):
+            self._warn_if_plain(self.url_for(token_url))
+
+    def _warn_if_plain(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or parts.netloc in self._warned or is_loopback(url):
+            return
+        self._warned.add(parts.netloc)
+        self.log.warning(
+            "%s is plain http: credentials and data travel unencrypted; use "
+            "https unless this is a test server",
+            describe_url(url),
+        )
 
     # ------------------------------------------------------------ public
 
@@ -374,6 +387,7 @@ class HttpClient:
         if isinstance(data, Mapping):
             data = {k: reveal(v) for k, v in data.items()}
         url = self.url_for(request.url)
+        self._warn_if_plain(url)
         self.stats.requests += 1
         if self.budget is not None:
             self.budget.spend()
@@ -420,8 +434,10 @@ class HttpClient:
             message = f"{self.service}: {where} failed: {verdict.reason}"
             if "TLS" in verdict.reason:
                 message += (
-                    "; the server's certificate is not trusted. Check the URL, or "
-                    "point the source at the right CA bundle"
+                    "; the server's certificate is not trusted (verification is "
+                    "never turned off). Check the URL; for a server whose "
+                    "certificate comes from a private authority, set ca_bundle in "
+                    "the source's table to that authority's CA file"
                 )
             return HttpError(redact(message), url=describe_url(request.url))
         detail = self.classifier.describe(exchange)
