@@ -1,4 +1,5 @@
-"""Two headway processes on one store: one runs, the other says so."""
+"""Two headway processes on one store: one runs, the other says so; reads
+during a sync see its last committed page."""
 
 from __future__ import annotations
 
@@ -134,3 +135,72 @@ def test_two_syncs_started_together_on_a_new_store_never_corrupt_it(tmp_path):
             assert "another headway run holds the store" in err
     totals = counts(tmp_path / "headway.db")
     assert totals["tickets"] > 5000 and totals["deals"] > 3000
+
+
+LAUNCHER = Path(__file__).with_name("launcher.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def paused_sync(folder: Path, where: str) -> subprocess.Popen:
+    """A sync that stops inside a page's transaction (the test-only launcher)
+    and says so on a pipe; returns it once it is there."""
+    read, write = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "sync"],
+        cwd=folder,
+        env={
+            **os.environ,
+            "HEADWAY_LOAD_PLUGINS": "",
+            "PYTHONPATH": str(ROOT),
+            "HEADWAY_TEST_PAUSE": where,
+            "HEADWAY_TEST_SIGNAL_FD": str(write),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        pass_fds=(write,),
+    )
+    os.close(write)
+    with os.fdopen(read) as signal:
+        assert signal.readline() == "paused\n", process.stderr.read()
+    return process
+
+
+def run(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "headway", *args],
+        cwd=folder,
+        env={**os.environ, "HEADWAY_LOAD_PLUGINS": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_during_a_sync_reads_see_the_last_committed_state_and_writes_are_refused(
+    tmp_path,
+):
+    (tmp_path / "headway.toml").write_text(CONFIG.split("[sources.deals]")[0])
+    # Paused inside the transaction of the third page of tickets: two pages
+    # (100 items) are committed, the third is written but not.
+    sync = paused_sync(tmp_path, "jira:3:commit")
+    try:
+        query = run(tmp_path, "query", "select count(*) from items", "--csv")
+        shown = run(tmp_path, "state", "show", "--json")
+        reset = run(tmp_path, "state", "reset", "tickets")
+        second = run(tmp_path, "sync")
+    finally:
+        sync.kill()
+        sync.wait(timeout=30)
+        sync.stderr.close()
+
+    assert query.returncode == 0, query.stderr
+    assert query.stdout == "count(*)\n100\n"
+    assert shown.returncode == 0, shown.stderr
+    assert '"offset": 100' in shown.stdout
+    for refused in (reset, second):
+        assert refused.returncode == 1
+        assert "another headway run holds the store" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    after = counts(tmp_path / "headway.db")
+    assert after == {"tickets": 100}
