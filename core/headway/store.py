@@ -294,8 +294,7 @@ CREATE TABLE rule_sets (
     rules_hash TEXT PRIMARY KEY,
     rules TEXT NOT NULL,
     classified_through INTEGER NOT NULL DEFAULT 0,
-    classified_at TEXT NOT NULL,
-    items INTEGER NOT NULL DEFAULT 0
+    classified_at TEXT NOT NULL
 );
 CREATE TABLE assignments (
     rules_hash TEXT NOT NULL,
@@ -308,6 +307,7 @@ CREATE TABLE assignments (
     reason TEXT NOT NULL,
     rule INTEGER,
     via TEXT NOT NULL,
+    depth INTEGER,
     team TEXT,
     occurred_at TEXT,
     fingerprint TEXT NOT NULL
@@ -531,8 +531,12 @@ class Store:
     # ------------------------------------------------------------ transactions
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed on success, rolled back on any error."""
+    def transaction(self, *, rollback: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed on success, rolled back on any error.
+
+        :param rollback: roll back even on success (``headway score
+            --no-save`` computes with writes that must not stay).
+        """
         with self._errors():
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -541,7 +545,7 @@ class Store:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("COMMIT")
+            self.conn.execute("ROLLBACK" if rollback else "COMMIT")
 
     @contextlib.contextmanager
     def read_transaction(self) -> Iterator[sqlite3.Connection]:
@@ -851,6 +855,33 @@ def item_row(source: str, item: WorkItem, synced_at: str, run_id: int | None) ->
         repr(values).encode("utf-8", "surrogatepass"), digest_size=12
     )
     return (*values, fingerprint.hexdigest(), synced_at, run_id)
+
+
+def item_from_row(row: Mapping[str, Any]) -> WorkItem:
+    """The work item an ``items`` row holds (the inverse of :func:`item_row`)."""
+    return WorkItem(
+        id=row["id"],
+        kind=row["kind"],
+        title=row["title"],
+        source=row["source"],
+        key=row["key"],
+        url=row["url"],
+        project=row["project"],
+        team=row["team"],
+        people=json.loads(row["people"] or "[]"),
+        status=row["status"],
+        state=row["state"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        closed_at=row["closed_at"],
+        occurred_at=row["occurred_at"],
+        effort=row["effort"],
+        points=row["points"],
+        value=row["value"],
+        labels=json.loads(row["labels"] or "[]"),
+        parent=row["parent"],
+        attributes=json.loads(row["attributes"] or "{}"),
+    )
 
 
 def _json_list(values: Sequence[str]) -> str:
