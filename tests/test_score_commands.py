@@ -314,3 +314,13 @@ def test_check_without_a_store_fails_its_data_checks(tmp_path: Path, run_cli):
     path.write_text(textwrap.dedent(WORKSPACE), encoding="utf-8")
     result = run_cli("--config", str(path), "check", "--strict")
     assert "no store at" in no_traceback(result)
+
+
+def test_a_fresh_init_workspace_checks_and_scores_empty(tmp_path: Path, run_cli):
+    ok(run_cli("init", str(tmp_path)))
+    config = str(tmp_path / "headway.toml")
+    checked = ok(run_cli("--config", config, "check")).output
+    assert "Verdict: busy" in checked and "no store at" in checked
+    ok(run_cli("--config", config, "sync"))
+    scored = ok(run_cli("--config", config, "score")).output
+    assert "no data" in scored and "neglected: Perspective Financial" in scored

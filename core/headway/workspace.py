@@ -11,7 +11,7 @@ from .errors import HeadwayError
 DEMO_MARKER = "# headway demo:"
 
 INIT_TEMPLATE = """# headway configuration. Reference: docs/config.md
-# Secrets never go in this file: write "${VARIABLE}" and export it.
+# Secrets never go in this file: write "${{VARIABLE}}" and export it.
 
 [scorecard]
 name = "My company"
