@@ -504,3 +504,27 @@ def test_a_rolled_back_refresh_leaves_no_trace(tmp_path: Path):
 )
 def test_only_plain_literal_patterns_take_the_sql_fast_path(pattern, expected):
     assert literal_alternatives(re.compile(pattern)) == expected
+
+
+def test_a_changed_child_inherits_its_unchanged_parents_plugin_answer(
+    tmp_path: Path, plugins: Plugins, classifying: Classifying
+):
+    path = tmp_path / "h.db"
+    ruleset = rule_set(config([]).scorecard, plugins)
+    store = fill(
+        path, [item("E1", key="X-1", title="roadmap"), item("S1", parent="E1")]
+    )
+    with store.transaction() as conn:
+        Classifier(conn, ruleset, plugins).refresh()
+    fill(path, [item("S1", parent="E1", title="edited")]).close()
+    asked = len(classifying.asked)
+    with store.transaction() as conn:
+        assert Classifier(conn, ruleset, plugins).refresh().classified == 1
+    # The child inherited from its cached parent: no plugin was asked.
+    assert len(classifying.asked) == asked
+    rows = read_assignments(store, ruleset)
+    assert rows == python_assignments(store, ruleset, plugins)
+    assert outcome(rows, ("jira", "S1")) == (
+        "C1",
+        "inherited from jira:X-1 (plugin classifying)",
+    )
