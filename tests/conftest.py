@@ -54,3 +54,14 @@ def write_config(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def scripted(plugins: Plugins) -> Iterator[object]:
+    """The scripted test connector, registered for this test only."""
+    from tests.core.fakeplugin import ScriptedPlugin
+
+    plugin = ScriptedPlugin()
+    plugins.register(plugin, "scripted")
+    yield plugin
+    plugins.unregister("scripted")

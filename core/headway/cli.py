@@ -26,7 +26,7 @@ from .errors import HeadwayError, StoreError, UsageError
 from .plugins import Plugins, get_plugins
 from .secrets import RedactingFilter, redact
 from .store import Store
-from .sync import LogProgress, Progress, SyncReport, run_sync
+from .sync import LogProgress, Progress, SyncReport, plan_sync
 
 DEBUG_ENV = "HEADWAY_DEBUG"
 
@@ -107,7 +107,6 @@ def configure_logging(verbosity: int) -> None:
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level)
-    root.propagate = False
     # Third-party libraries speak up only when asked for everything.
     for name in ("urllib3", "requests"):
         logging.getLogger(name).setLevel(
@@ -118,6 +117,8 @@ def configure_logging(verbosity: int) -> None:
 
 class _LowercaseLevelFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        # Format a copy: the record is shared with every other handler.
+        record = logging.makeLogRecord(record.__dict__)
         record.levelname = record.levelname.lower()
         return super().format(record)
 
@@ -246,16 +247,15 @@ def make_progress(app: App) -> Progress:
 
 
 def sync_sources(
-    app: App,
-    config: Config,
-    store: Store,
-    names: Sequence[str] = (),
-    full: bool = False,
+    app: App, config: Config, names: Sequence[str] = (), full: bool = False
 ) -> SyncReport:
-    """Run a sync with the command line's progress display."""
-    return run_sync(
-        config, store, app.plugins, names, full=full, progress=make_progress(app)
-    )
+    """Validate the sources, then open the store and sync with progress.
+
+    The store is not opened (or created) until every source table is valid.
+    """
+    plan = plan_sync(config, app.plugins, names, full=full)
+    with app.store(config) as store:
+        return plan.run(store, make_progress(app))
 
 
 def run_query(

@@ -33,6 +33,7 @@ from .errors import HeadwayError
 from .rules import explain as explain_item
 from .rules import rule_set
 from .store import Store
+from .sync import check_sources
 from .workspace import write_demo, write_init
 
 
@@ -61,8 +62,7 @@ def demo(app: App, folder: str, seed: int) -> None:
         functions=app.plugins.measures().keys(),
     )
     app.use_config(config)
-    with Store.open(config.database) as store:
-        report = sync_sources(app, config, store)
+    report = sync_sources(app, config)
     if not report.ok:
         print_sync_report(report, as_json=False)
         raise HeadwayError("the demo sync failed; run again with -v for details")
@@ -148,16 +148,38 @@ def plugins_command(app: App, as_json: bool) -> None:
 @click.option(
     "--full", is_flag=True, help="Ignore saved cursors and read everything again."
 )
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Only test each source's credentials and reachability; store nothing.",
+)
 @json_option
 @pass_app
-def sync(app: App, sources: tuple[str, ...], full: bool, as_json: bool) -> None:
+def sync(
+    app: App, sources: tuple[str, ...], full: bool, check_only: bool, as_json: bool
+) -> None:
     """Run connectors and store what they read (incremental by default).
 
     Name SOURCES to sync only those; by default every enabled source runs.
     """
     config = app.config()
-    with app.store(config) as store:
-        report = sync_sources(app, config, store, sources, full=full)
+    if check_only:
+        if full:
+            raise click.UsageError("use either --check or --full, not both")
+        outcome = check_sources(config, app.plugins, sources)
+        if as_json:
+            print_json([{"source": s, "ok": e is None, "error": e} for s, e in outcome])
+        else:
+            print_table(
+                ["source", "status", "error"],
+                [[s, "ok" if e is None else "failed", e or ""] for s, e in outcome],
+                status_column="status",
+            )
+        if any(error for _, error in outcome):
+            raise SystemExit(1)
+        return
+    report = sync_sources(app, config, sources, full=full)
     print_sync_report(report, as_json)
     if not report.ok:
         raise SystemExit(1)

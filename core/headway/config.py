@@ -11,6 +11,7 @@ environment only then, so ``headway score`` never needs a sync token.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
 import re
@@ -118,6 +119,7 @@ MEASURE_KINDS = ("outcome", "activity")
 SOURCE_CORE_KEYS = ("plugin", "enabled")
 
 _SHARE_TOLERANCE = 1e-6
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @attrs.frozen
@@ -241,6 +243,9 @@ def parse_config(
     reader.unknown_keys(settings, SCORECARD_KEYS, "scorecard")
     name = reader.text(settings, "name", "scorecard", default="headway")
     database = reader.text(settings, "database", "scorecard", default="headway.db")
+    if database is not None and not database.strip():
+        reader.problem("scorecard.database", "must be a file path, not empty")
+        database = "headway.db"
     current = _read_period(reader, settings, period)
     thresholds = _read_thresholds(reader, settings)
 
@@ -257,7 +262,7 @@ def parse_config(
         reader, perspectives, objectives, measures, key_results, rules, teams
     )
     if functions is not None:
-        for where, item in _with_paths(measures, key_results):
+        for where, item in _with_paths(reader, measures, key_results):
             if item.function and item.function not in functions:
                 reader.problem(
                     f"{where}.function",
@@ -314,6 +319,15 @@ def resolve_options(
     return resolved, reader.problems
 
 
+def toml_key(key: str, *, quote: bool = False) -> str:
+    """A key as TOML writes it in a path: bare when it can be, else quoted."""
+    if not quote and _BARE_KEY.fullmatch(key):
+        return key
+    quoted = json.dumps(key, ensure_ascii=False)
+    # Keep a message on one line whatever the key holds.
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in quoted)
+
+
 def suggest(value: str, choices: Iterable[str]) -> str:
     """`` (did you mean "x"?)`` for the closest choice, or an empty string."""
     return _suggest(value, choices)
@@ -328,6 +342,15 @@ class _Reader:
     def __init__(self, environ: Mapping[str, str]):
         self.environ = environ
         self.problems: list[Problem] = []
+        # Where each parsed entry was written, so later checks name the
+        # entry's own place even when entries before it were invalid.
+        self.places: dict[int, str] = {}
+
+    def place(self, entry: Any, path: str) -> None:
+        self.places[id(entry)] = path
+
+    def where(self, entry: Any) -> str:
+        return self.places[id(entry)]
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -338,7 +361,7 @@ class _Reader:
         allowed = tuple(allowed)
         for key in table:
             if key not in allowed:
-                where = f"{path}.{key}" if path else key
+                where = f"{path}.{toml_key(key)}" if path else toml_key(key)
                 self.problem(where, "unknown key" + _suggest(key, allowed))
 
     def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -366,7 +389,10 @@ class _Reader:
 
     def interpolate(self, value: Any, path: str, key: str = "") -> Any:
         if isinstance(value, Mapping):
-            return {k: self.interpolate(v, f"{path}.{k}", k) for k, v in value.items()}
+            return {
+                k: self.interpolate(v, f"{path}.{toml_key(k)}", k)
+                for k, v in value.items()
+            }
         if isinstance(value, list):
             return [
                 self.interpolate(v, f"{path}[{i}]", key) for i, v in enumerate(value)
@@ -502,7 +528,7 @@ def _read_perspectives(reader: _Reader, table: Mapping[str, Any]) -> list[Perspe
     # add perspectives, never silently drop one of the four.
     found = {key: Perspective(key, title) for key, title in DEFAULT_PERSPECTIVES}
     for key, entry in table.items():
-        path = f"perspectives.{key}"
+        path = f"perspectives.{toml_key(key)}"
         if not isinstance(entry, Mapping):
             reader.problem(path, f"must be a table, got {_kind(entry)}")
             continue
@@ -519,7 +545,7 @@ def _read_perspectives(reader: _Reader, table: Mapping[str, Any]) -> list[Perspe
 def _read_teams(reader: _Reader, table: Mapping[str, Any]) -> list[Team]:
     teams = []
     for key, entry in table.items():
-        path = f"teams.{key}"
+        path = f"teams.{toml_key(key)}"
         if not isinstance(entry, Mapping):
             reader.problem(path, f"must be a table, got {_kind(entry)}")
             continue
@@ -533,7 +559,7 @@ def _read_teams(reader: _Reader, table: Mapping[str, Any]) -> list[Team]:
 def _read_people(reader: _Reader, table: Mapping[str, Any]) -> list[Person]:
     people = []
     for key, entry in table.items():
-        path = f'people."{key}"'
+        path = f"people.{toml_key(key, quote=True)}"
         if not isinstance(entry, Mapping):
             reader.problem(path, f"must be a table, got {_kind(entry)}")
             continue
@@ -574,6 +600,7 @@ def _read_objectives(
                 description=reader.text(entry, "description", path, default="") or "",
             )
         )
+        reader.place(objectives[-1], path)
     return objectives
 
 
@@ -646,6 +673,7 @@ def _read_measures(
                 **values,
             )
         )
+        reader.place(measures[-1], path)
         if baseline is None and target == 0.0:
             reader.problem(
                 f"{path}.baseline",
@@ -688,6 +716,7 @@ def _read_key_results(
                 **values,
             )
         )
+        reader.place(key_results[-1], path)
     return key_results
 
 
@@ -734,7 +763,7 @@ def _read_rule_attributes(
         values = value if isinstance(value, list) else [value]
         if not all(isinstance(v, str | int | float | bool) for v in values):
             reader.problem(
-                f"{path}.attributes.{name}",
+                f"{path}.attributes.{toml_key(name)}",
                 "must be a string, number, boolean or a list of them",
             )
             continue
@@ -792,7 +821,7 @@ def _read_sources(
 ) -> dict[str, SourceConfig]:
     sources = {}
     for name, entry in table.items():
-        path = f"sources.{name}"
+        path = f"sources.{toml_key(name)}"
         if not isinstance(entry, Mapping):
             reader.problem(path, f"must be a table, got {_kind(entry)}")
             continue
@@ -836,23 +865,17 @@ def _check_references(
     measure_ids = [m.id for m in measures]
     team_keys = [t.key for t in teams]
 
-    _check_duplicates(reader, "objectives", objective_ids)
+    _check_duplicates(reader, objectives)
     # Measures and key results share one namespace: `headway record ID` and
     # `headway explain` name either without saying which.
-    _check_duplicates(
-        reader,
-        "measures",
-        measure_ids + [k.id for k in key_results],
-        labels=[f"measures[{i}]" for i in range(len(measures))]
-        + [f"key_results[{i}]" for i in range(len(key_results))],
-    )
+    _check_duplicates(reader, [*measures, *key_results])
 
     def check(path: str, kind: str, value: str | None, known: list[str]) -> None:
         if value is not None and value not in known:
             reader.problem(path, f"unknown {kind} {value!r}{_suggest(value, known)}")
 
-    for index, objective in enumerate(objectives):
-        path = f"objectives[{index}]"
+    for objective in objectives:
+        path = reader.where(objective)
         check(
             f"{path}.perspective",
             "perspective",
@@ -863,15 +886,15 @@ def _check_references(
             check(f"{path}.drives", "objective", target, objective_ids)
             if target == objective.id:
                 reader.problem(f"{path}.drives", "an objective cannot drive itself")
-    for index, measure in enumerate(measures):
+    for measure in measures:
         check(
-            f"measures[{index}].objective",
+            f"{reader.where(measure)}.objective",
             "objective",
             measure.objective,
             objective_ids,
         )
-    for index, result in enumerate(key_results):
-        path = f"key_results[{index}]"
+    for result in key_results:
+        path = reader.where(result)
         check(f"{path}.objective", "objective", result.objective, objective_ids)
         check(f"{path}.measure", "measure", result.measure, measure_ids)
     for rule in rules:
@@ -894,15 +917,17 @@ def _check_references(
 
 
 def _check_duplicates(
-    reader: _Reader, path: str, ids: list[str], labels: list[str] | None = None
+    reader: _Reader, entries: list[Objective] | list[Measure | KeyResult]
 ) -> None:
     seen: dict[str, str] = {}
-    for index, id in enumerate(ids):
-        where = labels[index] if labels else f"{path}[{index}]"
-        if id in seen:
-            reader.problem(f"{where}.id", f"duplicate id {id!r} (first at {seen[id]})")
+    for entry in entries:
+        where = reader.where(entry)
+        if entry.id in seen:
+            reader.problem(
+                f"{where}.id", f"duplicate id {entry.id!r} (first at {seen[entry.id]})"
+            )
         else:
-            seen[id] = where
+            seen[entry.id] = where
 
 
 def _find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
@@ -931,12 +956,10 @@ def _find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
 
 
 def _with_paths(
-    measures: list[Measure], key_results: list[KeyResult]
+    reader: _Reader, measures: list[Measure], key_results: list[KeyResult]
 ) -> Iterable[tuple[str, Measure | KeyResult]]:
-    for index, measure in enumerate(measures):
-        yield f"measures[{index}]", measure
-    for index, result in enumerate(key_results):
-        yield f"key_results[{index}]", result
+    for entry in (*measures, *key_results):
+        yield reader.where(entry), entry
 
 
 def _mask_secrets(value: Any, key: str = "") -> Any:

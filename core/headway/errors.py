@@ -43,11 +43,12 @@ class ConfigError(HeadwayError):
     """
 
     def __init__(self, problems: Iterable[Problem] | str, file: str | None = None):
+        plain = isinstance(problems, str)
         if isinstance(problems, str):
             problems = [Problem("", problems)]
         self.problems: list[Problem] = list(problems)
         self.file = file
-        super().__init__(self._render())
+        super().__init__(self.problems[0].message if plain else self._render())
 
     def _render(self) -> str:
         where = f" in {self.file}" if self.file else ""

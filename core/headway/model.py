@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -63,28 +63,6 @@ def format_utc(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds") + "Z"
 
 
-def _to_str_tuple(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        raise TypeError("expected a list of strings, got a string")
-    items = tuple(value)
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"expected a list of strings, got {type(item).__name__}")
-    return items
-
-
-def _to_optional_str(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    raise TypeError(f"expected a string, got {type(value).__name__}")
-
-
 def _to_optional_float(value: Any) -> float | None:
     if value is None:
         return None
@@ -93,14 +71,6 @@ def _to_optional_float(value: Any) -> float | None:
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value}")
-    return value
-
-
-def _to_effort(value: Any) -> float:
-    value = _to_optional_float(0.0 if value is None else value)
-    assert value is not None
-    if value < 0:
-        raise ValueError(f"effort must be >= 0 hours, got {value}")
     return value
 
 
@@ -124,16 +94,6 @@ def _to_dict(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _check_state(instance: Any, attribute: attrs.Attribute, value: str) -> None:
-    if value not in STATES:
-        raise ValueError(f"state must be one of {', '.join(STATES)}, got {value!r}")
-
-
-def _check_kind(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValueError("kind is required (issue, pull_request, meeting, ...)")
-
-
 # ---------------------------------------------------------------- records
 
 
@@ -143,36 +103,35 @@ class WorkItem:
 
     ``id`` is the tool's stable identifier; ``key`` is the name people use for
     it (``PLAT-12``, ``acme/web#42``), accepted wherever a user names an item.
-    Times are converted to UTC; ``effort`` is in hours.
+    Times are timezone-aware datetimes (stored as UTC); ``effort`` is in hours.
+
+    Construction does no checking, because a large sync builds millions of
+    these: the store checks every field when it writes the item (see
+    :func:`headway.store.item_row`) and sets a bad one aside in ``rejected``
+    with the field and the reason.
     """
 
-    id: str = attrs.field(converter=_to_id)
-    kind: str = attrs.field(validator=_check_kind)
-    title: str = attrs.field(default="", converter=lambda v: "" if v is None else v)
+    id: str
+    kind: str
+    title: str = ""
     source: str = ""
-    key: str | None = attrs.field(default=None, converter=_to_optional_str)
-    url: str | None = attrs.field(default=None, converter=_to_optional_str)
-    project: str | None = attrs.field(default=None, converter=_to_optional_str)
-    team: str | None = attrs.field(default=None, converter=_to_optional_str)
-    people: tuple[str, ...] = attrs.field(default=(), converter=_to_str_tuple)
-    status: str | None = attrs.field(default=None, converter=_to_optional_str)
-    state: str = attrs.field(default="open", validator=_check_state)
-    created_at: datetime | None = attrs.field(default=None, converter=to_utc)
-    updated_at: datetime | None = attrs.field(default=None, converter=to_utc)
-    closed_at: datetime | None = attrs.field(default=None, converter=to_utc)
-    occurred_at: datetime | None = attrs.field(default=None, converter=to_utc)
-    effort: float = attrs.field(default=0.0, converter=_to_effort)
-    points: float | None = attrs.field(default=None, converter=_to_optional_float)
-    value: float | None = attrs.field(default=None, converter=_to_optional_float)
-    labels: tuple[str, ...] = attrs.field(default=(), converter=_to_str_tuple)
-    parent: str | None = attrs.field(default=None, converter=_to_optional_str)
-    attributes: dict[str, Any] = attrs.field(
-        factory=dict, converter=_to_dict, hash=False
-    )
-
-    def __attrs_post_init__(self) -> None:
-        if not isinstance(self.title, str):
-            raise TypeError(f"title must be a string, got {type(self.title).__name__}")
+    key: str | None = None
+    url: str | None = None
+    project: str | None = None
+    team: str | None = None
+    people: Sequence[str] = ()
+    status: str | None = None
+    state: str = "open"
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    closed_at: datetime | None = None
+    occurred_at: datetime | None = None
+    effort: float = 0.0
+    points: float | None = None
+    value: float | None = None
+    labels: Sequence[str] = ()
+    parent: str | None = None
+    attributes: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
 
     @property
     def when(self) -> datetime | None:

@@ -646,7 +646,7 @@ class Classifier:
             "SELECT i.source, i.id FROM items AS i WHERE i.run_id > ? AND ("
             "  (i.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM assignments AS a "
             "     WHERE a.rules_hash = ? AND a.source = i.source AND a.item_id = i.id "
-            "     AND a.fingerprint = i.fingerprint))"
+            "     AND a.version = i.version))"
             "  OR (i.deleted_at IS NOT NULL AND EXISTS (SELECT 1 FROM assignments "
             "     AS a WHERE a.rules_hash = ? AND a.source = i.source "
             "     AND a.item_id = i.id)))",
@@ -696,9 +696,9 @@ class Classifier:
         conn.execute(
             "INSERT INTO assignments (rules_hash, source, item_id, objective, "
             "category, share, effort, reason, rule, via, depth, team, occurred_at, "
-            "fingerprint) SELECT ?, i.source, i.id, r.objective, r.category, r.share, "
+            "version) SELECT ?, i.source, i.id, r.objective, r.category, r.share, "
             "i.effort * r.share, r.reason, m.rule, 'rule', 0, m.team, i.occurred_at, "
-            "i.fingerprint FROM temp.hw_items AS m "
+            "i.version FROM temp.hw_items AS m "
             "CROSS JOIN items AS i ON i.rowid = m.rid "
             "CROSS JOIN temp.hw_rule_rows AS r ON r.rule = m.rule "
             "WHERE m.rule IS NOT NULL",
@@ -769,10 +769,10 @@ class Classifier:
         conn.execute(
             "INSERT INTO assignments (rules_hash, source, item_id, objective, "
             "category, share, effort, reason, rule, via, depth, team, occurred_at, "
-            "fingerprint) "
+            "version) "
             "SELECT ?, p.source, p.id, o.objective, o.category, o.share, "
             "i.effort * o.share, o.reason, o.rule, 'inherited', t.depth + o.depth, "
-            "p.team, i.occurred_at, i.fingerprint FROM temp.hw_terminal AS t "
+            "p.team, i.occurred_at, i.version FROM temp.hw_terminal AS t "
             "CROSS JOIN temp.hw_pending AS p ON p.source = t.source AND p.id = t.id "
             "CROSS JOIN items AS i ON i.rowid = p.rid "
             "CROSS JOIN temp.hw_origin AS o ON o.source = t.source AND o.anc = t.anc",
@@ -792,9 +792,9 @@ class Classifier:
         conn.execute(
             "INSERT INTO assignments (rules_hash, source, item_id, objective, "
             "category, share, effort, reason, rule, via, depth, team, occurred_at, "
-            "fingerprint) SELECT ?, p.source, p.id, NULL, 'unaligned', 1.0, "
+            "version) SELECT ?, p.source, p.id, NULL, 'unaligned', 1.0, "
             "i.effort, ?, NULL, 'default', NULL, p.team, i.occurred_at, "
-            "i.fingerprint FROM temp.hw_pending AS p "
+            "i.version FROM temp.hw_pending AS p "
             "CROSS JOIN items AS i ON i.rowid = p.rid",
             (hash_, NO_MATCH),
         )
@@ -811,7 +811,7 @@ class Classifier:
         ).fetchall()
         items = {(r["source"], r["id"]): item_from_row(r) for r in rows}
         teams = {(r["source"], r["id"]): r["_team"] for r in rows}
-        fingerprints = {(r["source"], r["id"]): r["fingerprint"] for r in rows}
+        versions = {(r["source"], r["id"]): r["version"] for r in rows}
         occurred = {(r["source"], r["id"]): r["occurred_at"] for r in rows}
         parent_of: dict[ItemKey, ItemKey | None] = {}
         keys: dict[ItemKey, str | None] = {k: i.key for k, i in items.items()}
@@ -866,13 +866,13 @@ class Classifier:
                         result.depth,
                         teams[key],
                         occurred[key],
-                        fingerprints[key],
+                        versions[key],
                     )
                 )
         conn.executemany(
             "INSERT INTO assignments (rules_hash, source, item_id, objective, "
             "category, share, effort, reason, rule, via, depth, team, occurred_at, "
-            "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows_out,
         )
         conn.execute(

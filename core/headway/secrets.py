@@ -30,6 +30,9 @@ SECRET_KEY_PATTERN = re.compile(
     r"(token|secret|password|passwd|api[_-]?key|private[_-]?key|credential|^pat$)",
     re.IGNORECASE,
 )
+# A key that names where something is (``token_url``, an OAuth endpoint)
+# holds an address, not a secret, whatever word comes before it.
+_ADDRESS_KEY_PATTERN = re.compile(r"_(url|uri)$", re.IGNORECASE)
 
 
 class Secret:
@@ -127,8 +130,11 @@ def forget_secrets() -> None:
 
 
 def is_secret_key(key: str) -> bool:
-    """Whether a configuration key holds a secret by its name."""
-    return bool(SECRET_KEY_PATTERN.search(key))
+    """Whether a configuration key holds a secret by its name.
+
+    ``token`` and ``client_secret`` do; ``token_url`` (an address) does not.
+    """
+    return bool(SECRET_KEY_PATTERN.search(key)) and not _ADDRESS_KEY_PATTERN.search(key)
 
 
 class RedactingFilter(logging.Filter):

@@ -15,13 +15,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import math
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,14 @@ import sqlite_utils
 from .connectors import DEFAULT_PARTITION, Page, State
 from .errors import StoreError, StoreLockedError
 from .model import (
+    STATES,
     MetricPoint,
     Rejected,
     Sweep,
     Tombstone,
     WorkItem,
     format_utc,
+    to_utc,
 )
 from .secrets import redact
 
@@ -70,16 +71,20 @@ ITEM_FIELDS = (
     "parent",
     "attributes",
 )
-ITEM_COLUMNS = (*ITEM_FIELDS, "fingerprint", "synced_at", "run_id", "deleted_at")
+ITEM_COLUMNS = (*ITEM_FIELDS, "version", "synced_at", "run_id", "deleted_at")
 
+_CONTENT = ITEM_FIELDS[2:]
 _UPSERT_ITEM = (
-    f"INSERT INTO items ({', '.join(ITEM_COLUMNS[:-1])}) "
-    f"VALUES ({', '.join('?' for _ in ITEM_COLUMNS[:-1])}) "
+    f"INSERT INTO items ({', '.join(ITEM_FIELDS)}, synced_at, run_id) "
+    f"VALUES ({', '.join('?' for _ in ITEM_FIELDS)}, ?, ?) "
     "ON CONFLICT(source, id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in ITEM_COLUMNS[2:-1])
-    + ", deleted_at = NULL "
-    # An unchanged item re-read in a lookback window costs no write.
-    "WHERE items.fingerprint IS NOT excluded.fingerprint "
+    + ", ".join(f"{c} = excluded.{c}" for c in _CONTENT)
+    + ", version = items.version + 1, synced_at = excluded.synced_at, "
+    "run_id = excluded.run_id, deleted_at = NULL "
+    # An unchanged item re-read in a lookback window costs no write; SQLite
+    # compares the row values itself, cheaper than hashing them in Python.
+    f"WHERE ({', '.join(f'items.{c}' for c in _CONTENT)}) IS NOT "
+    f"({', '.join(f'excluded.{c}' for c in _CONTENT)}) "
     "OR items.deleted_at IS NOT NULL"
 )
 _UPSERT_METRIC = (
@@ -105,6 +110,12 @@ _SAVE_STATE = (
 )
 
 RUN_STATUSES = ("running", "ok", "partial", "failed")
+
+#: Longest title stored. Jira and GitHub cap titles at 255 and 256; a longer
+#: one is a broken record, set aside rather than stored.
+MAX_TITLE = 10_000
+#: Largest ``attributes`` JSON stored for one item.
+MAX_ATTRIBUTES = 1_000_000
 
 
 @attrs.frozen
@@ -159,14 +170,12 @@ CREATE TABLE items (
     labels TEXT NOT NULL DEFAULT '[]',
     parent TEXT,
     attributes TEXT NOT NULL DEFAULT '{}',
-    fingerprint TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
     synced_at TEXT NOT NULL,
     run_id INTEGER,
     deleted_at TEXT,
     PRIMARY KEY (source, id)
 );
-CREATE INDEX items_occurred_at ON items (occurred_at);
-CREATE INDEX items_key ON items (source, key);
 CREATE TABLE metrics (
     source TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -310,7 +319,7 @@ CREATE TABLE assignments (
     depth INTEGER,
     team TEXT,
     occurred_at TEXT,
-    fingerprint TEXT NOT NULL
+    version INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX assignments_key
     ON assignments (rules_hash, source, item_id, ifnull(objective, ''));
@@ -424,7 +433,7 @@ class Store:
             written by a newer headway, or cannot be created.
         """
         path = Path(path)
-        exists = path.exists() and path.stat().st_size > 0
+        exists = path.is_dir() or (path.exists() and path.stat().st_size > 0)
         if exists:
             _check_header(path)
             _check_version(path)
@@ -513,11 +522,15 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, "
                 "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
-            current = self.version
+            if self.version >= MIGRATIONS[-1].version:
+                return
             for migration in MIGRATIONS:
-                if migration.version <= current:
-                    continue
                 with self.transaction():
+                    # Read the version inside the write transaction: two
+                    # processes opening a new store at once must not both
+                    # apply the same step.
+                    if _schema_version(self.conn) >= migration.version:
+                        continue
                     migration.apply(self.conn)
                     self.conn.execute(
                         "INSERT INTO migrations (version, name, applied_at) "
@@ -827,34 +840,84 @@ class Store:
 
 
 def item_row(source: str, item: WorkItem, synced_at: str, run_id: int | None) -> tuple:
-    """The ``items`` row of a work item, without ``deleted_at``."""
-    values = (
+    """The ``items`` row of a work item, checked: its fields, then ``synced_at``
+    and ``run_id``.
+
+    This is where a work item is validated: it runs once per stored item, so
+    it is written for speed, one pass over the fields.
+
+    :raises TypeError: a field has the wrong type (the message names it).
+    :raises ValueError: a field has an impossible value.
+    """
+    id = item.id
+    if type(id) is not str:
+        if type(id) is not int:
+            raise TypeError(f"id must be a string, got {_type(id)}")
+        id = str(id)
+    if not id:
+        raise ValueError("id must not be empty")
+    kind = item.kind
+    if type(kind) is not str or not kind:
+        raise ValueError(f"kind must be a non-empty string, got {kind!r}")
+    title = item.title
+    if type(title) is not str:
+        if title is not None:
+            raise TypeError(f"title must be a string, got {_type(title)}")
+        title = ""
+    if len(title) > MAX_TITLE:
+        raise ValueError(
+            f"title is {len(title):,} characters, over the limit of {MAX_TITLE:,}; "
+            "no tool's real titles are this long, so the record looks broken"
+        )
+    state = item.state
+    if state not in STATES:
+        raise ValueError(f"state must be one of {', '.join(STATES)}, got {state!r}")
+    created = _time(item.created_at, "created_at")
+    updated = _time(item.updated_at, "updated_at")
+    closed = _time(item.closed_at, "closed_at")
+    occurred = _time(item.occurred_at, "occurred_at") or closed or updated or created
+    effort = item.effort
+    if type(effort) is not float:
+        effort = _number(effort, "effort")
+        if effort is None:
+            effort = 0.0
+    if not 0.0 <= effort < math.inf:
+        raise ValueError(f"effort must be a finite number of hours >= 0, got {effort}")
+    return (
         source,
-        item.id,
-        item.key,
-        item.kind,
-        item.title,
-        item.url,
-        item.project,
-        item.team,
-        _json_list(item.people),
-        item.status,
-        item.state,
-        format_utc(item.created_at),
-        format_utc(item.updated_at),
-        format_utc(item.closed_at),
-        format_utc(item.occurred_at or item.when),
-        item.effort,
-        item.points,
-        item.value,
-        _json_list(item.labels),
-        item.parent,
-        _json_object(item.attributes),
+        id,
+        _text(item.key, "key"),
+        kind,
+        title,
+        _text(item.url, "url"),
+        _text(item.project, "project"),
+        _text(item.team, "team"),
+        _text_list(item.people, "people"),
+        _text(item.status, "status"),
+        state,
+        created,
+        updated,
+        closed,
+        occurred,
+        effort,
+        _number(item.points, "points"),
+        _number(item.value, "value"),
+        _text_list(item.labels, "labels"),
+        _text(item.parent, "parent"),
+        _attributes(item.attributes),
+        synced_at,
+        run_id,
     )
-    fingerprint = hashlib.blake2b(
-        repr(values).encode("utf-8", "surrogatepass"), digest_size=12
-    )
-    return (*values, fingerprint.hexdigest(), synced_at, run_id)
+
+
+def _attributes(values: Any) -> str:
+    text = _json_object(values, "attributes")
+    if len(text) > MAX_ATTRIBUTES:
+        raise ValueError(
+            f"attributes are {len(text):,} characters of JSON, over the limit of "
+            f"{MAX_ATTRIBUTES:,}; keep only the fields that matter"
+        )
+    return text
 
 
 def item_from_row(row: Mapping[str, Any]) -> WorkItem:
@@ -871,10 +934,10 @@ def item_from_row(row: Mapping[str, Any]) -> WorkItem:
         people=json.loads(row["people"] or "[]"),
         status=row["status"],
         state=row["state"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        closed_at=row["closed_at"],
-        occurred_at=row["occurred_at"],
+        created_at=to_utc(row["created_at"]),
+        updated_at=to_utc(row["updated_at"]),
+        closed_at=to_utc(row["closed_at"]),
+        occurred_at=to_utc(row["occurred_at"]),
         effort=row["effort"],
         points=row["points"],
         value=row["value"],
@@ -884,32 +947,105 @@ def item_from_row(row: Mapping[str, Any]) -> WorkItem:
     )
 
 
-def _json_list(values: Sequence[str]) -> str:
-    return json.dumps(list(values), ensure_ascii=False) if values else "[]"
+def _type(value: Any) -> str:
+    return type(value).__name__
 
 
-def _json_object(values: Mapping[str, Any]) -> str:
+def _time(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if type(value) is str:
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{name} {value!r} is not an ISO 8601 time") from None
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime, got {_type(value)}")
+    zone = value.tzinfo
+    if zone is not UTC:
+        if zone is None or value.utcoffset() is None:
+            raise ValueError(f"{name} {value.isoformat()} has no time zone")
+        value = value.astimezone(UTC)
+    # Plain isoformat is the fastest; cut or pad it to milliseconds and "Z".
+    text = value.isoformat()
+    return text[:23] + "Z" if value.microsecond else text[:19] + ".000Z"
+
+
+def _text(value: Any, name: str) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise TypeError(f"{name} must be a string, got {_type(value)}")
+
+
+def _number(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if type(value) is float or (
+        isinstance(value, int | float) and type(value) is not bool
+    ):
+        value = float(value)
+        if math.isfinite(value):
+            return value
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    raise TypeError(f"{name} must be a number, got {_type(value)}")
+
+
+def _text_list(values: Any, name: str) -> str:
     if not values:
+        if values is None or isinstance(values, list | tuple):
+            return "[]"
+        raise TypeError(f"{name} must be a list of strings, got {_type(values)}")
+    if type(values) is str or not isinstance(values, list | tuple):
+        raise TypeError(f"{name} must be a list of strings, got {_type(values)}")
+    for value in values:
+        if type(value) is not str:
+            raise TypeError(
+                f"{name} must be a list of strings, got {_type(value)} in it"
+            )
+    return "[" + ", ".join(map(_quote, values)) + "]"
+
+
+def _json_object(values: Any, name: str = "attributes") -> str:
+    if not values and (values is None or isinstance(values, Mapping)):
         return "{}"
-    return json.dumps(
-        values,
-        ensure_ascii=False,
-        sort_keys=True,
-        default=_json_default,
-        allow_nan=False,
-    )
+    if not isinstance(values, Mapping):
+        raise TypeError(f"{name} must be a table, got {_type(values)}")
+    try:
+        return _encode_object(values)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return format_utc(value) if value.tzinfo else value.isoformat()
-    if isinstance(value, set | frozenset | tuple):
-        return (
-            sorted(value, key=str)
-            if isinstance(value, set | frozenset)
-            else list(value)
-        )
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, tuple):
+        return list(value)
     raise TypeError(f"attribute value of type {type(value).__name__} is not JSON")
+
+
+def _make_object_encoder() -> Callable[[Any], str]:
+    # json.dumps builds a new C encoder on every call; building it once halves
+    # the cost of the attributes column, the priciest part of an item row.
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        encoder = json.JSONEncoder(
+            ensure_ascii=False, sort_keys=True, allow_nan=False, default=_json_default
+        )
+        return encoder.encode
+    chunks = make(
+        {}, _json_default, json.encoder.encode_basestring, None, ": ", ", ",
+        True, False, False,
+    )  # fmt: skip
+    return lambda value: "".join(chunks(value, 0))
+
+
+_encode_object = _make_object_encoder()
+_quote = json.encoder.encode_basestring
 
 
 def _metric_row(source: str, point: MetricPoint, run_id: int, now: str) -> tuple:
@@ -919,7 +1055,7 @@ def _metric_row(source: str, point: MetricPoint, run_id: int, now: str) -> tuple
         source,
         point.name,
         format_utc(point.at),
-        _json_object(point.dims),
+        _json_object(point.dims, "dims"),
         point.value,
         run_id,
         now,
@@ -997,6 +1133,12 @@ def _apply_sweep(
 
 
 def _check_header(path: Path) -> None:
+    if path.is_dir():
+        raise StoreError(
+            f"{path} is a folder, not a store; set [scorecard] database to a file "
+            "path such as headway.db",
+            path=str(path),
+        )
     try:
         with open(path, "rb") as handle:
             header = handle.read(len(_SQLITE_HEADER))
@@ -1140,5 +1282,11 @@ def _read_only_authorizer(
             return sqlite3.SQLITE_OK
         return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_TRANSACTION:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_UPDATE and arg1 in ("sqlite_master", "sqlite_schema"):
+        # SQLite asks this when it first declares a table-valued function
+        # (json_each, json_tree, pragma_table_info); refusing it breaks every
+        # query over the JSON lists. No statement can change the schema here:
+        # the file is open read-only with query_only on.
         return sqlite3.SQLITE_OK
     return sqlite3.SQLITE_DENY

@@ -217,6 +217,62 @@ def build_connectors(
     return built
 
 
+@attrs.frozen
+class SyncPlan:
+    """Validated connectors, ready to run: made before the store is touched."""
+
+    built: list[_Built]
+    full: bool
+    stop: threading.Event
+
+    def run(self, store: Store, progress: Progress | None = None) -> SyncReport:
+        """Read every planned source into ``store``.
+
+        :raises StoreLockedError: another sync holds the store.
+        """
+        progress = progress or Progress()
+        report = SyncReport()
+        if not self.built:
+            log.warning(
+                "no sources to sync; add a [sources.NAME] table to the configuration"
+            )
+            return report
+        store.acquire_lock("sync")
+        try:
+            abandoned = store.close_abandoned_runs()
+            if abandoned:
+                log.warning(
+                    "marked %d run(s) left unfinished by a stopped process as failed",
+                    abandoned,
+                )
+            _run(store, self.built, report, progress, self.stop, self.full)
+        finally:
+            store.release_lock()
+            progress.close()
+        return report
+
+
+def plan_sync(
+    config: Config,
+    plugins: Plugins,
+    names: Sequence[str] = (),
+    *,
+    full: bool = False,
+    environ: Any = None,
+) -> SyncPlan:
+    """Build and validate the connectors of the named sources (default: all
+    enabled), without any request or write.
+
+    :raises ConfigError: a source is unknown or its table is invalid.
+    """
+    stop = threading.Event()
+    sources = select_sources(config, names)
+    built = build_connectors(
+        config, plugins, sources, full=full, stop=stop, environ=environ
+    )
+    return SyncPlan(built, full, stop)
+
+
 def run_sync(
     config: Config,
     store: Store,
@@ -227,38 +283,14 @@ def run_sync(
     progress: Progress | None = None,
     environ: Any = None,
 ) -> SyncReport:
-    """Sync the named sources (default: all enabled) into ``store``.
+    """Plan and run a sync into an open store (see :func:`plan_sync`).
 
     :raises ConfigError: a source is unknown or its table is invalid; nothing
         was read or written.
     :raises StoreLockedError: another sync holds the store.
     """
-    progress = progress or Progress()
-    stop = threading.Event()
-    sources = select_sources(config, names)
-    built = build_connectors(
-        config, plugins, sources, full=full, stop=stop, environ=environ
-    )
-    report = SyncReport()
-    if not built:
-        log.warning(
-            "no sources to sync; add a [sources.NAME] table to the configuration"
-        )
-        return report
-
-    store.acquire_lock("sync")
-    try:
-        abandoned = store.close_abandoned_runs()
-        if abandoned:
-            log.warning(
-                "marked %d run(s) left unfinished by a stopped process as failed",
-                abandoned,
-            )
-        _run(store, built, report, progress, stop, full)
-    finally:
-        store.release_lock()
-        progress.close()
-    return report
+    plan = plan_sync(config, plugins, names, full=full, environ=environ)
+    return plan.run(store, progress)
 
 
 def _run(
@@ -365,9 +397,11 @@ def _read_source(
         status, error = "failed", str(failed)
     except HeadwayError as failed:
         status, error = "failed", str(failed)
-    except Exception as bug:
-        # A bug in the connector: keep its traceback in the log, name the
-        # plugin, and let the other sources go on.
+    except BaseException as bug:
+        # A bug in the connector (or anything else that ends the thread,
+        # SystemExit included): keep its traceback in the log, name the
+        # plugin, and let the other sources go on. The writer must always
+        # hear that this source is done, or it would wait for ever.
         status = "failed"
         error = (
             f"connector {built.kind.name!r} (plugin {built.kind.plugin}) crashed: "

@@ -1,1 +1,170 @@
-"""headway-sdk: what connector authors build on."""
+"""headway-sdk: what connector authors build on.
+
+Everything a connector needs is importable from here: the HTTP client and
+its auth helpers, the response classifier and wait rules, paginators,
+cursors, the settings helpers and the base classes. The testing kit lives
+in :mod:`headway_sdk.testing`. ``docs/sdk.md`` is the reference.
+"""
+
+from importlib import metadata as _metadata
+
+from headway import (
+    MetricPoint,
+    Page,
+    Rejected,
+    Secret,
+    SourceContext,
+    State,
+    Sweep,
+    Tombstone,
+    WorkItem,
+    hookimpl,
+)
+
+from .auth import (
+    Auth,
+    BasicAuth,
+    BearerAuth,
+    HeaderAuth,
+    OAuth2,
+    OAuth2ClientCredentials,
+    OAuth2RefreshToken,
+)
+from .classify import (
+    Action,
+    Classifier,
+    Exchange,
+    ResponseRule,
+    Verdict,
+    error_code,
+    error_detail,
+)
+from .clock import Clock, FakeClock, SystemClock, get_clock, set_clock
+from .config import HttpSettings, help_of, http_url, option, parse_options, positive
+from .connector import Connector, HttpStream, Stream
+from .cursors import (
+    Cursor,
+    CursorRun,
+    FullRefreshCursor,
+    SyncTokenCursor,
+    WatermarkCursor,
+)
+from .errors import (
+    AuthError,
+    GoneError,
+    HttpError,
+    NotFoundError,
+    PaginationError,
+    RecordError,
+    RetriesExhaustedError,
+)
+from .http import (
+    HttpClient,
+    HttpResponse,
+    Request,
+    describe_url,
+    is_loopback,
+    user_agent,
+)
+from .pagination import (
+    LinkHeaderPaginator,
+    NextTokenPaginator,
+    NextUrlPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    PageResult,
+    Paginator,
+)
+from .parsing import dig, format_timestamp, parse_timestamp, start_of
+from .ratelimit import (
+    Quota,
+    RateBudget,
+    RetryPolicy,
+    Wait,
+    read_rate_headers,
+    reset_wait,
+    retry_after,
+)
+
+try:
+    __version__ = _metadata.version("headway-sdk")
+except _metadata.PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Action",
+    "Auth",
+    "AuthError",
+    "BasicAuth",
+    "BearerAuth",
+    "Classifier",
+    "Clock",
+    "Connector",
+    "Cursor",
+    "CursorRun",
+    "Exchange",
+    "FakeClock",
+    "FullRefreshCursor",
+    "GoneError",
+    "HeaderAuth",
+    "HttpClient",
+    "HttpError",
+    "HttpResponse",
+    "HttpSettings",
+    "HttpStream",
+    "LinkHeaderPaginator",
+    "MetricPoint",
+    "NextTokenPaginator",
+    "NextUrlPaginator",
+    "NotFoundError",
+    "OAuth2",
+    "OAuth2ClientCredentials",
+    "OAuth2RefreshToken",
+    "OffsetPaginator",
+    "Page",
+    "PageNumberPaginator",
+    "PageResult",
+    "PaginationError",
+    "Paginator",
+    "Quota",
+    "RateBudget",
+    "RecordError",
+    "Rejected",
+    "Request",
+    "ResponseRule",
+    "RetriesExhaustedError",
+    "RetryPolicy",
+    "Secret",
+    "SourceContext",
+    "State",
+    "Stream",
+    "Sweep",
+    "SyncTokenCursor",
+    "SystemClock",
+    "Tombstone",
+    "Verdict",
+    "Wait",
+    "WatermarkCursor",
+    "WorkItem",
+    "__version__",
+    "describe_url",
+    "dig",
+    "error_code",
+    "error_detail",
+    "format_timestamp",
+    "get_clock",
+    "help_of",
+    "hookimpl",
+    "http_url",
+    "is_loopback",
+    "option",
+    "parse_options",
+    "parse_timestamp",
+    "positive",
+    "read_rate_headers",
+    "reset_wait",
+    "retry_after",
+    "set_clock",
+    "start_of",
+    "user_agent",
+]

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from _scorecard import config, fill, item
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +32,8 @@ from headway.scoring import (
     weighted_mean,
 )
 from headway.snapshots import record_value, score
+
+from ._scorecard import config, fill, item
 
 # ---------------------------------------------------------------- formulas
 

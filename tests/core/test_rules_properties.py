@@ -10,11 +10,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from _scorecard import config, fill, item, python_assignments, sql_assignments
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from headway.rules import classify_items, rule_set
+
+from ._scorecard import config, fill, item, python_assignments, sql_assignments
 
 TITLES = [
     "Daily standup",

@@ -12,14 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _scorecard import (
-    config,
-    fill,
-    item,
-    python_assignments,
-    read_assignments,
-    sql_assignments,
-)
 
 from headway import Assignment, hookimpl
 from headway.errors import PluginError
@@ -30,6 +22,15 @@ from headway.rules import (
     RuleSet,
     literal_alternatives,
     rule_set,
+)
+
+from ._scorecard import (
+    config,
+    fill,
+    item,
+    python_assignments,
+    read_assignments,
+    sql_assignments,
 )
 
 

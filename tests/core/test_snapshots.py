@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _scorecard import BASE, fill, item
 
 from headway import MeasureContext, hookimpl
 from headway.config import parse_config
@@ -24,6 +23,8 @@ from headway.snapshots import (
     snapshot_pair,
 )
 from headway.store import Store
+
+from ._scorecard import BASE, fill, item
 
 NOW = datetime(2026, 1, 6, tzinfo=UTC)
 

@@ -1,0 +1,576 @@
+"""The GitHub connector: issues and pull requests of each repository.
+
+One stream, ``issues``, partitioned by repository. Each partition reads
+``GET /repos/{owner}/{repo}/issues?state=all&sort=updated&direction=asc
+&since=...`` (pull requests come too) and follows the ``Link`` header's
+``next`` URL, which GitHub writes as ``/repositories/{id}/issues?page=N``.
+The state saved per repository is the updated-at watermark, and, once a
+listing is complete, the ``ETag`` of the request the next sync will send:
+an unchanged repository then answers ``304 Not Modified``, which costs no
+rate-limit quota.
+
+Rate limits: every answer's ``x-ratelimit-remaining`` and
+``x-ratelimit-reset`` feed the SDK's rate budget, which slows requests down
+before the quota runs out; a primary limit (403 or 429 with nothing
+remaining) waits for the reset, or ends the run ``partial`` past
+``max_wait``; a secondary limit waits ``retry-after``, or a minute and more
+with backoff.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import attrs
+
+from headway.errors import ConfigError, FatalError, StopSource
+from headway.model import Record, Rejected, Sweep, WorkItem, format_utc
+from headway.secrets import redact
+from headway_sdk import (
+    Action,
+    Auth,
+    AuthError,
+    BearerAuth,
+    Classifier,
+    Connector,
+    CursorRun,
+    Exchange,
+    GoneError,
+    HttpClient,
+    HttpError,
+    HttpResponse,
+    HttpStream,
+    LinkHeaderPaginator,
+    NotFoundError,
+    Page,
+    PageResult,
+    PaginationError,
+    RateBudget,
+    Request,
+    ResponseRule,
+    RetriesExhaustedError,
+    SourceContext,
+    State,
+    WatermarkCursor,
+    format_timestamp,
+)
+from headway_sdk.cursors import WatermarkRun
+
+from .config import GitHubConfig
+from .mapping import IssueMapper
+
+#: The REST API version the connector is written against.
+API_VERSION = "2022-11-28"
+#: The least wait after a secondary rate limit that names no wait.
+SECONDARY_LIMIT_WAIT = 60.0
+
+
+def _secondary_limit(exchange: Exchange) -> bool:
+    """A secondary (abuse) limit that says nothing about how long to wait.
+
+    GitHub sends it as a 429, or a 403 saying "secondary rate limit" (older
+    Enterprise Servers: "abuse detection"), while the primary quota is not
+    spent. With ``retry-after`` the SDK's default already waits that long;
+    with nothing remaining it is the primary limit, which waits for the
+    reset.
+    """
+    if "retry-after" in exchange.header:
+        return False
+    if exchange.header.get("x-ratelimit-remaining", "").strip() == "0":
+        return False
+    if exchange.status == 429:
+        return True
+    text = exchange.text.lower()
+    return "secondary rate limit" in text or "abuse detection" in text
+
+
+#: GitHub's refinement of the SDK's defaults: a secondary limit is retried
+#: after a minute, then with a growing backoff, as GitHub's docs ask.
+SECONDARY_LIMIT_RULE = ResponseRule(
+    Action.RETRY,
+    status=(403, 429),
+    when=_secondary_limit,
+    min_wait=SECONDARY_LIMIT_WAIT,
+    reason="secondary rate limit",
+)
+
+
+class Issues(HttpStream):
+    """Issues and pull requests of one repository, oldest update first."""
+
+    name = "issues"
+    connector: GitHubConnector
+
+    def __init__(self, connector: GitHubConnector):
+        super().__init__(connector)
+        self.mapper = IssueMapper(connector.config, connector.context.name)
+
+    def partitions(self) -> list[str]:
+        """The repositories: configured, or listed from the organisation."""
+        return self.connector.repositories()
+
+    def paginator(self) -> LinkHeaderPaginator:
+        """The ``Link`` header's ``next`` URL."""
+        return LinkHeaderPaginator()
+
+    def cursor(self) -> WatermarkCursor:
+        """The updated-at watermark, saved after every page (the order is by
+        update time, oldest first)."""
+        return WatermarkCursor(start=self.config.start, lookback=self.config.lookback)
+
+    def params(self, partition: str, run: CursorRun) -> Mapping[str, Any]:
+        """``state=all``, oldest update first, ``since`` the watermark."""
+        return _listing_params(_since_text(run.since), self.config.page_size)
+
+    def request(self, partition: str, run: CursorRun) -> Request:
+        """The listing's first request for a repository."""
+        return Request(
+            "GET", _issues_path(partition), params=dict(self.params(partition, run))
+        )
+
+    def parse_record(self, raw: Any, partition: str) -> WorkItem:
+        """One issue or pull request as a work item."""
+        return self.mapper.item(raw, partition)
+
+    def read(self, partition: str, saved: Mapping[str, Any] | None) -> Iterator[Page]:
+        """The pages of one repository since its watermark.
+
+        A saved ``ETag`` for the same request makes it conditional: a
+        ``304`` means nothing changed, and nothing is stored. A complete
+        listing ends with the ``ETag`` the next sync sends (read with one
+        more request when the watermark moved).
+        """
+        run = self.cursor().begin(
+            saved, now=self.client.clock.now(), full=self.context.full
+        )
+        since = _since_text(run.since)
+        request = self.request(partition, run)
+        etag = None if self.context.full else _saved_etag(saved, since)
+        if etag:
+            request = attrs.evolve(request, headers={"If-None-Match": etag})
+        walk = _Walk(run)
+        for page in self.paginator().walk(self.client, request, self.extract):
+            if page.response.status == 304:
+                self.log.debug("%s: unchanged since the last sync (304)", partition)
+                return
+            records = self.parse(page, partition)
+            walk.observe(page, records)
+            self._note_rename(partition, page, records)
+            if page.last:
+                if walk.complete_census():
+                    records.append(walk.sweep(partition))
+                state = walk.state()
+                if page.number == 1 and walk.next_since(self.config) == since:
+                    # The request just answered is the one the next sync
+                    # sends: its ETag makes that one a free 304 if unchanged.
+                    state = walk.with_etag(state, page.response, since)
+                    yield Page(records, self.name, partition, state)
+                    return
+                yield Page(records, self.name, partition, state)
+                if not self.context.stop.is_set():
+                    yield from self._closing(partition, walk)
+                return
+            yield Page(records, self.name, partition, walk.state())
+            if self.context.stop.is_set():
+                return
+
+    def _closing(self, partition: str, walk: _Walk) -> Iterator[Page]:
+        """Send, once, the request the next sync will send, for its ETag.
+
+        Its records are stored too (re-reading unchanged items costs no
+        write). When the watermark moves again, or the answer has more
+        than one page, no ETag is kept and the next sync simply reads.
+        """
+        since = walk.next_since(self.config)
+        request = Request(
+            "GET",
+            _issues_path(partition),
+            params=_listing_params(since, self.config.page_size),
+        )
+        response = self.client.send(request)
+        page = PageResult(response, self.extract(response), 1, last=True)
+        records = self.parse(page, partition)
+        before = walk.state()
+        walk.observe(page, records)
+        state = walk.state()
+        if state == before and "next" not in response.links:
+            state = walk.with_etag(state, response, since)
+        yield Page(records, self.name, partition, state)
+
+    def _note_rename(
+        self, partition: str, page: PageResult, records: Sequence[Record]
+    ) -> None:
+        if page.number != 1:
+            return
+        named = next(
+            (r.project for r in records if isinstance(r, WorkItem) and r.project),
+            None,
+        )
+        moved = bool(page.response.raw.history)
+        if named and named.lower() != partition.lower():
+            message = (
+                f"{partition} is now {named} on GitHub (renamed or transferred); "
+                "its items keep their ids and carry the new name: put the new "
+                "name in this source's repos (and teams)"
+            )
+        elif moved:
+            message = (
+                f"GitHub redirects {partition} elsewhere (renamed or transferred); "
+                "put its new name in this source's repos"
+            )
+        else:
+            return
+        if not self.connector.config.org:
+            self.log.warning("%s", message)
+            self.context.stats.note(message)
+
+    def check(self) -> None:
+        """Nothing: the connector's ``check`` asks for each repository."""
+
+
+class _Walk:
+    """What one repository's listing has seen, for its state and sweep.
+
+    GitHub pages an update-ordered list by position, so an item updated
+    while the listing runs moves to its end and shifts the rest one place
+    back: the item at the next page's start is then never returned. Such a
+    move shows as an id read twice with different update times; the
+    watermark saved is then held at the moved item's old time, so the next
+    sync reads again from there, and no sweep runs on this listing.
+    """
+
+    def __init__(self, run: WatermarkRun):
+        self.run = run
+        self.times: dict[str, datetime | None] = {}
+        self.kept: set[str] = set()
+        self.floor: datetime | None = None
+        self.project: str | None = None
+
+    def observe(self, page: PageResult, records: Sequence[Record]) -> None:
+        """Watch a page: update times by id, moved items, rejected ids."""
+        self.run.observe(page, list(records))
+        for record in records:
+            if isinstance(record, WorkItem):
+                self.project = self.project or record.project
+                before = self.times.get(record.id, record.updated_at)
+                if before is not None and before != record.updated_at:
+                    self.floor = (
+                        before if self.floor is None else min(self.floor, before)
+                    )
+                self.times[record.id] = record.updated_at
+                self.kept.add(record.id)
+            elif isinstance(record, Rejected) and record.id is not None:
+                # Set aside, but it exists: a sweep must not bury it.
+                self.kept.add(str(record.id))
+
+    def watermark(self) -> datetime | None:
+        """The cursor's watermark, held back by a moved item's old time."""
+        run = self.run
+        mark = run.mark
+        if run.newest is not None:
+            newest = min(run.newest, run.started)
+            mark = newest if mark is None else max(mark, newest)
+        if self.floor is not None and mark is not None:
+            held = self.floor if run.mark is None else max(self.floor, run.mark)
+            mark = min(mark, held)
+        return mark
+
+    def state(self) -> dict[str, Any] | None:
+        """The state to save now: the watermark, if there is one."""
+        mark = self.watermark()
+        return {"watermark": format_utc(mark)} if mark is not None else None
+
+    def next_since(self, config: GitHubConfig) -> str | None:
+        """The ``since`` the next sync will send, as GitHub reads it."""
+        mark = self.watermark()
+        if mark is None:
+            return _since_text(config.start)
+        return _since_text(mark - config.lookback)
+
+    def with_etag(
+        self, state: dict[str, Any] | None, response: HttpResponse, since: str | None
+    ) -> dict[str, Any] | None:
+        """``state`` with the answer's ETag, for the request with ``since``."""
+        etag = response.headers.get("ETag")
+        if not etag:
+            return state
+        return {**(state or {}), "etag": etag, "etag_since": since}
+
+    def complete_census(self) -> bool:
+        """Whether this listing saw every item: a full one, nothing moved."""
+        return self.run.full and self.floor is None
+
+    def sweep(self, partition: str) -> Sweep:
+        """Tombstone the repository's stored items this listing did not see."""
+        return Sweep(
+            keep=frozenset(self.kept), scope={"project": self.project or partition}
+        )
+
+
+class GitHubConnector(Connector[GitHubConfig]):
+    """Issues and pull requests from GitHub or GitHub Enterprise Server."""
+
+    config_class = GitHubConfig
+    distribution = "headway-github"
+
+    def __init__(self, config: GitHubConfig, context: SourceContext):
+        super().__init__(config, context)
+        self._repositories: list[str] | None = None
+        self.issues = Issues(self)
+
+    @classmethod
+    def build(cls, context: SourceContext) -> GitHubConnector:
+        """Parse and check the source table, teams against the scorecard's.
+
+        :raises ConfigError: every problem, at ``sources.NAME.KEY``.
+        """
+        connector = cast(GitHubConnector, super().build(context))
+        teams = context.scorecard.teams if context.scorecard else ()
+        problems = connector.config.team_problems(teams, f"sources.{context.name}")
+        if problems:
+            raise ConfigError(problems)
+        return connector
+
+    def auth(self) -> Auth:
+        """The token, as a bearer token (classic, fine-grained or an app's)."""
+        return BearerAuth(self.config.token)
+
+    def classifier(self) -> Classifier:
+        """The SDK's defaults, with GitHub's secondary limit."""
+        return Classifier([SECONDARY_LIMIT_RULE])
+
+    def budget(self) -> RateBudget:
+        """Pace by ``x-ratelimit-*``, keeping ``rate_reserve`` for others."""
+        return RateBudget(reserve=self.config.rate_reserve)
+
+    def make_client(self) -> HttpClient:
+        """The SDK's client, asking for GitHub's JSON and API version."""
+        client = super().make_client()
+        client.session.headers["Accept"] = "application/vnd.github+json"
+        client.session.headers["X-GitHub-Api-Version"] = API_VERSION
+        return client
+
+    def streams(self) -> list[Issues]:
+        """The one stream."""
+        return [self.issues]
+
+    # ------------------------------------------------------------ repositories
+
+    def repositories(self) -> list[str]:
+        """The repositories to read: ``repos``, or the org's, listed afresh
+        on every sync (minus ``exclude``, and those with issues turned off).
+
+        :raises HttpError: the organisation cannot be listed.
+        """
+        if self._repositories is None:
+            if self.config.org:
+                self._repositories = self._org_repositories(self.config.org)
+            else:
+                self._repositories = list(self.config.repos)
+        return self._repositories
+
+    def _org_repositories(self, org: str) -> list[str]:
+        params = {"type": "all", "sort": "full_name", "per_page": self.config.page_size}
+        request = Request("GET", f"/orgs/{org}/repos", params=params)
+        names, without_issues = [], []
+        try:
+            for page in LinkHeaderPaginator().walk(self.client, request, _body_list):
+                for repo in page.records:
+                    name = repo.get("full_name") if isinstance(repo, Mapping) else None
+                    if not isinstance(name, str) or self._excluded(name):
+                        continue
+                    if repo.get("has_issues") is False or repo.get("disabled"):
+                        without_issues.append(name)
+                        continue
+                    names.append(name)
+        except AuthError as error:
+            raise AuthError(
+                _explain(f"organisation {org!r}", error), status=401, url=error.url
+            ) from None
+        except NotFoundError as error:
+            raise HttpError(
+                f"organisation {org!r}: not found (HTTP 404): no such organisation, "
+                "or this token cannot see it; check org, or list a user's "
+                "repositories in repos instead",
+                status=404,
+                url=error.url,
+            ) from None
+        if without_issues:
+            message = (
+                f"{len(without_issues)} repositories of {org} have issues turned off "
+                "(or are disabled), so GitHub lists none of their pull requests "
+                f"through /issues; skipped: {', '.join(without_issues[:10])}"
+                + (", ..." if len(without_issues) > 10 else "")
+            )
+            self.log.warning("%s", message)
+            self.context.stats.note(message)
+        self.log.info("%s: %d repositories to read", org, len(names))
+        return sorted(names, key=str.lower)
+
+    def _excluded(self, name: str) -> bool:
+        return any(
+            fnmatch.fnmatchcase(name.lower(), pattern.lower())
+            for pattern in self.config.exclude
+        )
+
+    # ------------------------------------------------------------ the contract
+
+    def check(self) -> None:
+        """Ask for each repository (or the organisation): token and access.
+
+        :raises ConnectorError: naming every repository that cannot be read.
+        """
+        if self.config.org:
+            org = self.config.org
+            try:
+                self.client.get(f"/orgs/{org}")
+            except AuthError as error:
+                where = f"organisation {org!r}"
+                raise AuthError(_explain(where, error), status=401) from None
+            except NotFoundError:
+                raise HttpError(
+                    f"organisation {org!r}: not found (HTTP 404): no such "
+                    "organisation, or this token cannot see it",
+                    status=404,
+                ) from None
+            return
+        problems = []
+        for repo in self.config.repos:
+            try:
+                self.client.get(f"/repos/{repo}")
+            except AuthError as error:
+                raise AuthError(_explain(repo, error), status=error.status) from None
+            except HttpError as error:
+                problems.append(_explain(repo, error))
+        if problems:
+            raise FatalError("; ".join(problems), source=self.context.name)
+
+    def read(self, state: State) -> Iterator[Page]:
+        """Every repository's pages; one that fails does not stop the others.
+
+        :raises FatalError: some repositories could not be read (each named,
+            with what to do); the others were stored.
+        :raises StopSource: a rate-limit wait over ``max_wait``, the quota at
+            its reserve, a secondary limit that does not lift, or a cancelled
+            sync; the next sync resumes.
+        """
+        stream = self.issues
+        failures: list[tuple[str, HttpError | PaginationError]] = []
+        repositories = self.repositories()
+        for repo in repositories:
+            if self.context.stop.is_set():
+                return
+            try:
+                yield from stream.read(repo, state.get(stream.name, repo))
+            except RetriesExhaustedError as error:
+                if error.status not in (403, 429):
+                    raise
+                # Throttled, not broken: keep what was read and resume later.
+                raise StopSource(
+                    f"{repo}: GitHub's rate limit ({error.reason}) did not lift "
+                    f"after {error.attempts} attempts; what was read is kept and the "
+                    "next sync resumes here (sync less often, or with fewer tools "
+                    "sharing this token)",
+                    source=self.context.name,
+                    status=error.status,
+                ) from None
+            except GoneError as error:
+                if "disabled" not in (error.detail or "").lower():
+                    failures.append((repo, error))
+                    continue
+                message = (
+                    f"{repo} has issues turned off, so GitHub lists none of its "
+                    "pull requests through /issues; nothing was read from it"
+                )
+                self.log.warning("%s", message)
+                self.context.stats.note(message)
+            except (HttpError, PaginationError) as error:
+                self.log.error("%s", _explain(repo, error))
+                failures.append((repo, error))
+        if failures:
+            raise FatalError(
+                redact(_summary(failures, len(repositories))), source=self.context.name
+            )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _issues_path(repo: str) -> str:
+    return f"/repos/{repo}/issues"
+
+
+def _listing_params(since: str | None, page_size: int) -> dict[str, Any]:
+    return {
+        "state": "all",
+        "sort": "updated",
+        "direction": "asc",
+        "per_page": page_size,
+        "since": since,
+    }
+
+
+def _since_text(value: datetime | None) -> str | None:
+    return format_timestamp(value) if value is not None else None
+
+
+def _saved_etag(saved: Mapping[str, Any] | None, since: str | None) -> str | None:
+    """The saved ETag, if it belongs to the request with this ``since``."""
+    if not saved or not saved.get("etag"):
+        return None
+    if saved.get("etag_since") != since:
+        return None
+    return str(saved["etag"])
+
+
+def _body_list(response: HttpResponse) -> list[Any]:
+    data = response.data
+    return data if isinstance(data, list) else []
+
+
+def _explain(repo: str, error: HttpError | PaginationError) -> str:
+    """A repository's failure, with what to do about it."""
+    status = getattr(error, "status", None)
+    detail = getattr(error, "detail", None)
+    said = f": {detail}" if detail else ""
+    if status == 401:
+        return (
+            f"{repo}: GitHub refused the token (HTTP 401{said}); it is wrong, "
+            "expired or revoked: make a new one and put it in the variable the "
+            "token setting names"
+        )
+    if status == 404:
+        return (
+            f"{repo}: not found (HTTP 404): the repository does not exist, or this "
+            "token cannot see it; check the name in repos, and that the token may "
+            "read it (a classic token needs the repo scope for private repositories; "
+            "a fine-grained one must be given this repository)"
+        )
+    if status == 403:
+        hint = (
+            "authorize the token for the organisation's SAML single sign-on"
+            if "saml" in (detail or "").lower()
+            else "give the token read access to its issues and pull requests"
+        )
+        return f"{repo}: access refused (HTTP 403{said}); {hint}"
+    return f"{repo}: {error}"
+
+
+def _summary(
+    failures: Sequence[tuple[str, HttpError | PaginationError]], total: int
+) -> str:
+    statuses = {getattr(error, "status", None) for _, error in failures}
+    if len(failures) == total and statuses == {401}:
+        detail = getattr(failures[0][1], "detail", None)
+        return (
+            f"GitHub refused the token for every repository (HTTP 401"
+            f"{': ' + detail if detail else ''}); it is wrong, expired or revoked: "
+            "make a new one and put it in the variable the token setting names"
+        )
+    return (
+        f"{len(failures)} of {total} repositories could not be read (the others "
+        "were stored): " + "; ".join(_explain(repo, error) for repo, error in failures)
+    )

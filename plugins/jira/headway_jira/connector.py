@@ -1,0 +1,695 @@
+"""The Jira connector: Cloud's token-paged search, Data Center's offsets.
+
+Two streams read a source:
+
+- ``issues``: the issues of the JQL updated since the last sync (minus a
+  lookback), oldest update first, saving the watermark after every page.
+  A listing in which an issue shows up twice, or (Data Center) whose total
+  shrinks, has shifted under the reader: issues that did not change may
+  have slid past a page boundary, so the stream reads again from where
+  the shift began before it lets the watermark move on.
+- ``census``: now and then (``census_every``), every id the JQL selects,
+  cheaply (``fields=id``); the issues it no longer finds are tombstoned.
+  A first or ``--full`` sync lists everything anyway and sweeps with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+import attrs
+
+from headway.errors import ConfigError, FatalError, Problem
+from headway.model import format_utc
+from headway_sdk import (
+    Action,
+    Auth,
+    AuthError,
+    BasicAuth,
+    BearerAuth,
+    Classifier,
+    Connector,
+    Exchange,
+    HttpError,
+    HttpStream,
+    NextTokenPaginator,
+    NotFoundError,
+    OffsetPaginator,
+    Page,
+    Paginator,
+    Request,
+    ResponseRule,
+    SourceContext,
+    Stream,
+    Sweep,
+    WatermarkCursor,
+    WorkItem,
+    describe_url,
+    parse_timestamp,
+    start_of,
+)
+from headway_sdk.cursors import WatermarkRun
+from headway_sdk.pagination import PageResult
+
+from .config import JiraConfig
+from .mapping import IssueMapper, epic_keys
+
+#: Passes over a shifting listing before the stream leaves the rest to the
+#: next sync (which then starts where the shift began).
+MAX_PASSES = 3
+#: A listing longer than this many pages is a loop, not a site.
+MAX_PAGES = 200_000
+#: Cloud returns up to 5000 issues a page when only ids are asked for; Data
+#: Center's default cap is 1000 (the offset paginator trusts what it says).
+CENSUS_PAGE_CLOUD = 5000
+CENSUS_PAGE_DC = 1000
+#: UTC offsets reach down to -12 h: formatted in UTC, a JQL time read in an
+#: unknown zone may mean up to this much later.
+UNKNOWN_ZONE_MARGIN = timedelta(hours=12)
+
+_ORDER = " ORDER BY updated ASC, key ASC"
+# Creation times never change: ordered by them, edits do not shift a census.
+_CENSUS_ORDER = " ORDER BY created ASC, key ASC"
+_STORY_POINT_NAMES = ("story points", "story point estimate")
+_STORY_POINT_TYPE = "com.pyxis.greenhopper.jira:jsw-story-points"
+_EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"
+
+
+class JiraError(FatalError):
+    """Jira refused what headway asked, for a reason the user can fix."""
+
+
+@attrs.frozen
+class Site:
+    """What one sync learns about the site before reading issues.
+
+    :param zone: the zone the account reads JQL dates in (``None``: unknown).
+    :param points_fields: fields that may hold story points.
+    :param epic_field: the Epic Link field, if the site has one.
+    :param categories: status id to status category key.
+    """
+
+    zone: tzinfo | None
+    points_fields: tuple[str, ...] = ()
+    epic_field: str | None = None
+    categories: Mapping[str, str] = attrs.field(factory=dict)
+
+    def jql_time(self, value: datetime) -> str:
+        """``yyyy-MM-dd HH:mm`` in the account's zone, rounded down.
+
+        In an unknown zone the time is written in UTC minus the widest
+        negative offset, so it never means a later instant than ``value``.
+        """
+        if self.zone is None:
+            value = value.astimezone(UTC) - UNKNOWN_ZONE_MARGIN
+        else:
+            value = value.astimezone(self.zone)
+        return value.strftime("%Y-%m-%d %H:%M")
+
+
+def _team_problems(context: SourceContext) -> list[Problem]:
+    """Teams of the project map that ``[teams]`` does not define.
+
+    A workspace without ``[teams]`` has nothing to check against: the team
+    names are then the teams.
+    """
+    scorecard = context.scorecard
+    known = [team.key for team in scorecard.teams] if scorecard else []
+    teams = context.options.get("teams")
+    if not known or not isinstance(teams, Mapping):
+        return []
+    return [
+        Problem(
+            f"sources.{context.name}.teams.{project}",
+            f"unknown team {team!r}; the [teams] are: {', '.join(known)}",
+        )
+        for project, team in teams.items()
+        if isinstance(team, str) and team not in known
+    ]
+
+
+def _not_rate_limited(exchange: Exchange) -> bool:
+    headers = exchange.header
+    return (
+        "retry-after" not in headers
+        and headers.get("x-ratelimit-remaining", "").strip() != "0"
+    )
+
+
+class JiraConnector(Connector[JiraConfig]):
+    """Jira Cloud (e-mail and API token) or Data Center (personal access token)."""
+
+    config_class = JiraConfig
+    distribution = "headway-jira"
+
+    def __init__(self, config: JiraConfig, context: SourceContext):
+        super().__init__(config, context)
+        #: When a full listing of this run covered every issue, if one did.
+        self.listed_all: datetime | None = None
+        self._epics: dict[str, str | None] = {}
+
+    @classmethod
+    def build(cls, context: SourceContext) -> JiraConnector:
+        """Parse the source table and check its teams against ``[teams]``.
+
+        :raises ConfigError: every problem, at ``sources.NAME.KEY``.
+        """
+        problems = _team_problems(context)
+        try:
+            connector = super().build(context)
+        except ConfigError as error:
+            raise ConfigError([*error.problems, *problems]) from None
+        if problems:
+            raise ConfigError(problems)
+        assert isinstance(connector, JiraConnector)
+        return connector
+
+    # ------------------------------------------------------------ the client
+
+    @property
+    def api(self) -> str:
+        """The REST API's path: ``/rest/api/3`` on Cloud, ``/rest/api/2`` on DC."""
+        return "/rest/api/3" if self.config.cloud else "/rest/api/2"
+
+    @property
+    def site_name(self) -> str:
+        """The site as messages name it (no credentials, no query)."""
+        return describe_url(self.config.url).rstrip("/")
+
+    def auth(self) -> Auth:
+        """Basic e-mail and API token (Cloud), or the bearer PAT (Data Center)."""
+        if self.config.pat is not None:
+            return BearerAuth(self.config.pat)
+        assert self.config.token is not None
+        return BasicAuth(self.config.email or "", self.config.token)
+
+    def classifier(self) -> Classifier:
+        """A 403 without a rate limit is refused credentials, as a 401 is."""
+        return Classifier(
+            [
+                ResponseRule(
+                    Action.FAIL,
+                    status=403,
+                    when=_not_rate_limited,
+                    reason="HTTP 403",
+                    error=AuthError,
+                )
+            ]
+        )
+
+    def streams(self) -> list[Stream]:
+        """Issues first, then the census that finds deleted ones."""
+        return [IssuesStream(self), CensusStream(self)]
+
+    # ------------------------------------------------------------ the site
+
+    @functools.cached_property
+    def site(self) -> Site:
+        """The account's zone, the story point and epic fields, the statuses."""
+        config = self.config
+        me = self.client.get(f"{self.api}/myself").data or {}
+        zone_name = config.time_zone or me.get("timeZone")
+        zone: tzinfo | None = None
+        if zone_name:
+            try:
+                zone = zoneinfo.ZoneInfo(zone_name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                zone = None
+        if zone is None:
+            self.log.warning(
+                "%s: the account's time zone (%s) is unknown here; JQL times "
+                "are written in UTC, %d hours early, so none is missed. Set "
+                "time_zone in [sources.%s] to read less",
+                self.site_name,
+                zone_name or "not given",
+                UNKNOWN_ZONE_MARGIN.total_seconds() // 3600,
+                self.context.name,
+            )
+
+        points = (config.story_points_field,) if config.story_points_field else ()
+        epic = config.epic_link_field
+        if not points or not epic:
+            found_points, found_epic = self._find_fields()
+            points = points or found_points
+            epic = epic or found_epic
+        if not points:
+            self.log.info(
+                "%s: no story points field found; set story_points_field to use one",
+                self.site_name,
+            )
+
+        categories: dict[str, str] = {}
+        if config.changelog:
+            for status in self.client.get(f"{self.api}/status").data or ():
+                category = (status.get("statusCategory") or {}).get("key")
+                if status.get("id") is not None and category:
+                    categories[str(status["id"])] = category
+        return Site(zone, points, epic, categories)
+
+    def _find_fields(self) -> tuple[tuple[str, ...], str | None]:
+        points: list[str] = []
+        epic = None
+        for field in self.client.get(f"{self.api}/field").data or ():
+            if not isinstance(field, Mapping) or not field.get("id"):
+                continue
+            name = str(field.get("name") or "").strip().lower()
+            custom = (field.get("schema") or {}).get("custom")
+            if name in _STORY_POINT_NAMES or custom == _STORY_POINT_TYPE:
+                points.append(str(field["id"]))
+            elif epic is None and (custom == _EPIC_LINK_TYPE or name == "epic link"):
+                epic = str(field["id"])
+        return tuple(points), epic
+
+    @functools.cached_property
+    def mapper(self) -> IssueMapper:
+        """The mapper for this site and configuration."""
+        site, config = self.site, self.config
+        return IssueMapper(
+            source=self.context.name,
+            browse=config.url.rstrip("/"),
+            points_fields=site.points_fields,
+            epic_field=site.epic_field,
+            teams=config.teams,
+            hours_per_point=config.hours_per_point,
+            default_hours=config.default_hours,
+            cancelled=frozenset(r.lower() for r in config.cancelled_resolutions),
+            categories=site.categories,
+        )
+
+    @property
+    def selection(self) -> dict[str, Any]:
+        """What the saved state was read for: a change means reading anew."""
+        start = self.config.start
+        return {"jql": self.config.jql, "start": start.isoformat() if start else None}
+
+    @functools.cached_property
+    def start_at(self) -> datetime | None:
+        """The instant ``start`` names: its midnight in the account's zone."""
+        start: date | None = self.config.start
+        if start is None:
+            return None
+        return start_of(start, self.site.zone or UTC)
+
+    def search_jql(
+        self,
+        since: datetime | None,
+        until: datetime | None = None,
+        order: str = _ORDER,
+    ) -> str:
+        """The configured JQL, limited to a span of update times, ordered."""
+        site = self.site
+        clauses = [f"({self.config.jql})"]
+        floor = self.start_at
+        if floor is not None and (since is None or since < floor):
+            since = floor
+        if since is not None:
+            clauses.append(f'updated >= "{site.jql_time(since)}"')
+        if until is not None:
+            # Minutes are rounded down; the minute after covers the last one.
+            clauses.append(f'updated < "{site.jql_time(until + timedelta(minutes=1))}"')
+        return " AND ".join(clauses) + order
+
+    def search(
+        self, jql: str, fields: Iterable[str], *, size: int, expand: str | None = None
+    ) -> tuple[Request, Paginator]:
+        """The first request of a search and how it pages."""
+        params: dict[str, Any] = {"jql": jql, "fields": ",".join(fields)}
+        if expand:
+            params["expand"] = expand
+        if self.config.cloud:
+            params["maxResults"] = size
+            request = Request("GET", f"{self.api}/search/jql", params=params)
+            paginator: Paginator = NextTokenPaginator(
+                token_path="nextPageToken",
+                param="nextPageToken",
+                last_path="isLast",
+                max_pages=MAX_PAGES,
+            )
+        else:
+            request = Request("GET", f"{self.api}/search", params=params)
+            paginator = OffsetPaginator(
+                offset_param="startAt",
+                limit_param="maxResults",
+                limit=size,
+                total_path="total",
+                limit_path="maxResults",
+                max_pages=MAX_PAGES,
+            )
+        return request, paginator
+
+    def epic_ids(self, keys: set[str], page: Iterable[WorkItem]) -> dict[str, str]:
+        """The ids of epics linked by key (older sites' Epic Link field).
+
+        Epics on the same page or seen before cost nothing; each other one
+        costs one request, once per sync. An epic that cannot be seen is
+        left without an id (its key stays in ``attributes.parent_key``).
+        """
+        for item in page:
+            if item.key in keys:
+                self._epics[item.key] = item.id
+        for key in keys - self._epics.keys():
+            try:
+                data = self.client.get(
+                    f"{self.api}/issue/{key}", params={"fields": "id"}
+                ).data
+            except NotFoundError:
+                data = None
+            found = data.get("id") if isinstance(data, Mapping) else None
+            self._epics[key] = str(found) if found is not None else None
+        return {key: value for key in keys if (value := self._epics.get(key))}
+
+    # ------------------------------------------------------------ the contract
+
+    def check(self) -> None:
+        """The account (``/myself``) and one issue of the JQL.
+
+        :raises ConnectorError: the credentials are refused or the JQL is bad.
+        """
+        try:
+            _ = self.site
+            request, paginator = self.search(
+                self.search_jql(None, order=""), ["id"], size=1
+            )
+            self.client.send(paginator.first(request))
+        except HttpError as error:
+            raise self.explain(error) from None
+
+    def explain(self, error: HttpError) -> Exception:
+        """A message about a refused request that says what to do."""
+        site, name = self.site_name, self.context.name
+        detail = f": {error.detail}" if error.detail else ""
+        status = error.status
+        if status in (401, 403):
+            what = (
+                "email and token (an API token of that account, from "
+                "https://id.atlassian.com/manage-profile/security/api-tokens)"
+                if self.config.cloud
+                else "pat (a personal access token, from your Jira profile's "
+                "Personal Access Tokens page)"
+            )
+            return AuthError(
+                f"Jira at {site} refused the credentials (HTTP {status}{detail}); "
+                f"check {what} in [sources.{name}]",
+                status=status,
+                url=error.url,
+                detail=error.detail,
+            )
+        if status == 400:
+            return JiraError(
+                f"Jira at {site} rejected the search (HTTP 400{detail}); check jql "
+                f"in [sources.{name}]",
+                source=name,
+                status=status,
+            )
+        if status == 410:
+            return JiraError(
+                f"Jira at {site} answered HTTP 410 Gone to {error.url}{detail}; this "
+                "site no longer has the old search API, so it is Jira Cloud: set "
+                f"email and token (an API token) instead of pat in [sources.{name}]",
+                source=name,
+                status=status,
+            )
+        if status == 404:
+            return JiraError(
+                f"Jira at {site} has no {error.url} (HTTP 404); check that url in "
+                f"[sources.{name}] is the site root, such as "
+                "https://acme.atlassian.net",
+                source=name,
+                status=status,
+            )
+        return error
+
+
+class IssuesStream(HttpStream):
+    """The JQL's issues, oldest update first, with a minute-safe watermark."""
+
+    name = "issues"
+    records_path = "issues"
+    connector: JiraConnector
+
+    def cursor(self) -> WatermarkCursor:
+        """The update-time watermark with the configured lookback."""
+        return WatermarkCursor(lookback=self.config.lookback)
+
+    def parse_record(self, raw: Any, partition: str) -> WorkItem:
+        """One issue as a work item."""
+        return self.connector.mapper.map(raw)
+
+    def read(self, partition: str, saved: Mapping[str, Any] | None) -> Iterator[Page]:
+        """Issues updated since the saved watermark minus the lookback."""
+        try:
+            yield from self._read(partition, saved)
+        except HttpError as error:
+            raise self.connector.explain(error) from None
+
+    def _read(self, partition: str, saved: Mapping[str, Any] | None) -> Iterator[Page]:
+        connector = self.connector
+        selection = connector.selection
+        if saved and saved.get("selection") != selection:
+            self.log.info(
+                "%s: jql or start changed since the last sync; reading every "
+                "issue again",
+                self.name,
+            )
+            saved = None
+        run = self.cursor().begin(
+            saved, now=self.client.clock.now(), full=self.context.full
+        )
+        assert isinstance(run, WatermarkRun)
+        mapper = connector.mapper
+        fields = mapper.fields()
+        expand = "changelog" if self.config.changelog else None
+        since, until = run.since, None
+        cap: datetime | None = None
+
+        for number in range(1, MAX_PASSES + 1):
+            shifts = _Shifts(since)
+            request, paginator = connector.search(
+                connector.search_jql(since, until),
+                fields,
+                size=self.config.page_size,
+                expand=expand,
+            )
+            for page in paginator.walk(self.client, request, self.extract):
+                records = self.parse(page, partition)
+                if mapper.epic_field:
+                    records = self._link_epics(records)
+                shifted = shifts.observe(page, records)
+                if shifted is not None:
+                    # Until a pass reads again from here, no state may let
+                    # the next sync start after it.
+                    mark = shifted + self.config.lookback
+                    cap = mark if cap is None else min(cap, mark)
+                run.observe(page, records)
+                final = page.last and shifts.start is None
+                if final:
+                    cap = None
+                    if run.full and run.seen:
+                        records.append(
+                            Sweep(keep=frozenset(run.seen), scope={"kind": "issue"})
+                        )
+                        connector.listed_all = run.started
+                yield Page(
+                    records,
+                    stream=self.name,
+                    partition=partition,
+                    state=_state(run, page, cap, selection),
+                )
+                if self.context.stop.is_set():
+                    return
+            if shifts.start is None:
+                return
+            if number < MAX_PASSES:
+                self.log.warning(
+                    "%s: issues changed while the listing was read (%s), so some "
+                    "may have slid past a page; reading again from %s",
+                    self.name,
+                    shifts.reason,
+                    shifts.start.isoformat(),
+                )
+            since, until = shifts.start, run.started
+        self.log.warning(
+            "%s: the listing kept shifting after %d passes; the next sync reads "
+            "again from where it began",
+            self.name,
+            MAX_PASSES,
+        )
+
+    def _link_epics(self, records: list[Any]) -> list[Any]:
+        items = [record for record in records if isinstance(record, WorkItem)]
+        keys = epic_keys(items)
+        if not keys:
+            return records
+        ids = self.connector.epic_ids(keys, items)
+        return [
+            attrs.evolve(record, parent=ids[record.attributes["parent_key"]])
+            if isinstance(record, WorkItem)
+            and record.parent is None
+            and record.attributes.get("parent_key") in ids
+            else record
+            for record in records
+        ]
+
+
+def _state(
+    run: WatermarkRun,
+    page: PageResult,
+    cap: datetime | None,
+    selection: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    state = run.state(page)
+    if state is None:
+        return None
+    mark = state["watermark"]
+    if cap is not None:
+        parsed = parse_timestamp(mark)
+        if parsed is not None and parsed > cap:
+            mark = format_utc(cap)
+    return {"watermark": mark, "selection": dict(selection)}
+
+
+class _Shifts:
+    """Notices a listing that moved under the reader.
+
+    Sorted by update time, an issue edited after it was read moves to the
+    end and is read again; the issues after its old place move up one, and
+    with offsets one of them slides past the page boundary unread. On Data
+    Center an issue that leaves the JQL shrinks the total the same way.
+    Either way, what slid past was updated no earlier than :attr:`start`.
+    """
+
+    def __init__(self, since: datetime | None):
+        self.since = since
+        # Each id's first page, and each page's earliest update: one small
+        # int a listed issue, not a time, since a first sync lists them all.
+        self.page_of: dict[str, int] = {}
+        self.page_floor: list[datetime | None] = []
+        self.start: datetime | None = None
+        self.reason = ""
+        self._total: int | None = None
+        self._last: datetime | None = since
+
+    def observe(self, page: PageResult, records: list[Any]) -> datetime | None:
+        """Watch one page; the earliest possible slide, if this page shows one."""
+        found: datetime | None = None
+        page_of, floors = self.page_of, self.page_floor
+        index = len(floors)
+        floor: datetime | None = None
+        for record in records:
+            if type(record) is not WorkItem:
+                continue
+            updated = record.updated_at
+            if updated is not None and (floor is None or updated < floor):
+                floor = updated
+            first = page_of.setdefault(record.id, index)
+            if first != index:
+                # What slid past was after this issue's old place.
+                self.reason = f"issue {record.key} came twice"
+                found = _earliest(found, floors[first], self.since)
+        floors.append(floor)
+        data = page.response.data
+        total = data.get("total") if isinstance(data, Mapping) else None
+        if isinstance(total, int) and not isinstance(total, bool):
+            if self._total is not None and total < self._total:
+                self.reason = f"the total fell from {self._total} to {total}"
+                found = _earliest(found, self._last, self.since)
+            self._total = total
+        for record in reversed(records):
+            if type(record) is WorkItem and record.updated_at is not None:
+                self._last = record.updated_at
+                break
+        if found is not None:
+            self.start = found if self.start is None else min(self.start, found)
+        return found
+
+
+def _earliest(
+    current: datetime | None, when: datetime | None, since: datetime | None
+) -> datetime:
+    candidate = when or since or datetime(1970, 1, 1, tzinfo=UTC)
+    return candidate if current is None or candidate < current else current
+
+
+class CensusStream(HttpStream):
+    """Every id the JQL selects, now and then; the missing are tombstoned."""
+
+    name = "census"
+    records_path = "issues"
+    connector: JiraConnector
+
+    def read(self, partition: str, saved: Mapping[str, Any] | None) -> Iterator[Page]:
+        """A sweep of the issues no longer selected, when a census is due."""
+        try:
+            yield from self._read(partition, saved)
+        except HttpError as error:
+            raise self.connector.explain(error) from None
+
+    def _read(self, partition: str, saved: Mapping[str, Any] | None) -> Iterator[Page]:
+        connector = self.connector
+        selection = connector.selection
+        if connector.listed_all is not None:
+            # The issues stream has just listed everything and swept with it.
+            yield Page(
+                stream=self.name,
+                partition=partition,
+                state=_census_state(connector.listed_all, selection),
+            )
+            return
+        now = self.client.clock.now()
+        if saved and not self.context.full and saved.get("selection") == selection:
+            try:
+                last = parse_timestamp(saved.get("at"))
+            except ValueError:
+                last = None
+            if last is not None and now - last < self.config.census_every:
+                return
+
+        size = CENSUS_PAGE_CLOUD if self.config.cloud else CENSUS_PAGE_DC
+        request, paginator = connector.search(
+            connector.search_jql(None, order=_CENSUS_ORDER), ["id"], size=size
+        )
+        keep: set[str] = set()
+        total: int | None = None
+        shrank = False
+        for page in paginator.walk(self.client, request, self.extract):
+            for raw in page.records:
+                ident = raw.get("id") if isinstance(raw, Mapping) else None
+                if ident is not None:
+                    keep.add(str(ident))
+            data = page.response.data
+            count = data.get("total") if isinstance(data, Mapping) else None
+            if isinstance(count, int) and not isinstance(count, bool):
+                shrank = shrank or (total is not None and count < total)
+                total = count
+        if shrank:
+            self.log.warning(
+                "%s: issues left the JQL while their ids were listed; none is "
+                "marked deleted this time, the next sync counts again",
+                self.name,
+            )
+            return
+        if not keep:
+            # Jira answers a JQL over projects the account can no longer see
+            # with no issues rather than an error: never take that for
+            # "everything was deleted".
+            self.log.warning(
+                "%s: the JQL selects no issues at all now; nothing is marked "
+                "deleted. Check that the account can still browse the projects",
+                self.name,
+            )
+            return
+        self.log.info("%s: %d issues are selected", self.name, len(keep))
+        yield Page(
+            [Sweep(keep=frozenset(keep), scope={"kind": "issue"})],
+            stream=self.name,
+            partition=partition,
+            state=_census_state(now, selection),
+        )
+
+
+def _census_state(at: datetime, selection: Mapping[str, Any]) -> dict[str, Any]:
+    return {"at": format_utc(at), "selection": dict(selection)}

@@ -1,0 +1,239 @@
+"""The command line: help everywhere, exit codes, no tracebacks for mistakes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import click
+import pytest
+
+from headway.cli import build_cli
+from headway.config import load_config
+
+
+def all_command_paths(group: click.Group, prefix=()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, command in group.commands.items():
+        path = (*prefix, name)
+        paths.append(path)
+        if isinstance(command, click.Group):
+            paths += all_command_paths(command, path)
+    return paths
+
+
+def test_every_command_has_help(plugins, run_cli):
+    paths = all_command_paths(build_cli(plugins))
+    assert {"sync", "query", "init", "demo", "plugins", "state"} <= {
+        p[0] for p in paths
+    }
+    for path in paths:
+        result = run_cli(*path, "--help")
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage:" in result.stdout
+        command = build_cli(plugins)
+        for part in path:
+            command = command.commands[part]
+        assert command.help, f"{' '.join(path)} has no help text"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["no-such-command"],
+        ["sync", "--no-such-option"],
+        ["-v", "-q", "plugins"],
+        ["query"],
+        ["query", "select 1", "--json", "--csv"],
+        ["query", "select 1", "--param", "novalue"],
+        ["state", "reset"],
+        ["demo", "--seed", "many"],
+    ],
+    ids=[
+        "unknown-command",
+        "unknown-option",
+        "verbose-and-quiet",
+        "missing-sql",
+        "json-and-csv",
+        "bad-param",
+        "missing-source",
+        "bad-seed",
+    ],
+)
+def test_misuse_exits_2_with_usage(run_cli, args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(*args)
+    assert result.exit_code == 2, result.output
+    assert "Usage:" in result.output or "Error:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_config_is_one_message_and_exit_1(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("sync")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: no configuration file at headway.toml")
+    assert "headway init" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_config_errors_are_listed_all_at_once(run_cli, write_config):
+    path = write_config('[scorecard]\nperiod = "soon"\n[[objectives]]\nid = "X"\n')
+    result = run_cli("--config", str(path), "sync")
+    assert result.exit_code == 1
+    assert "(2 problems)" in result.stderr
+    assert "scorecard.period:" in result.stderr
+    assert "objectives[0].perspective: is required" in result.stderr
+
+
+def test_headway_debug_shows_the_traceback(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("sync", env={"HEADWAY_DEBUG": "1"})
+    assert result.exit_code == 1
+    assert type(result.exception).__name__ == "ConfigError"
+
+
+def test_init_writes_a_valid_config_and_refuses_to_overwrite(run_cli, tmp_path):
+    result = run_cli("init", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    config = load_config(tmp_path / "headway.toml")
+    assert [p.key for p in config.scorecard.perspectives] == [
+        "financial",
+        "customer",
+        "process",
+        "learning",
+    ]
+    again = run_cli("init", str(tmp_path))
+    assert again.exit_code == 1 and "--force" in again.stderr
+    assert run_cli("init", str(tmp_path), "--force").exit_code == 0
+
+
+@pytest.fixture
+def synced(run_cli, write_config, scripted):
+    path = write_config(
+        '[sources.alpha]\nplugin = "scripted"\ncount = 12\npage_size = 5\n'
+    )
+    result = run_cli("--config", str(path), "sync", "--json")
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_sync_prints_a_row_per_source(synced, run_cli):
+    result = run_cli("--config", str(synced), "sync", "--json", "--full")
+    rows = json.loads(result.stdout)
+    assert [(r["source"], r["status"], r["items"], r["pages"]) for r in rows] == [
+        ("alpha", "ok", 12, 3)
+    ]
+
+
+def test_sync_exits_1_when_a_source_fails(run_cli, write_config, scripted):
+    path = write_config(
+        '[sources.alpha]\nplugin = "scripted"\ncount = 2\nfatal = "bad token"\n'
+        '[sources.beta]\nplugin = "scripted"\ncount = 2\n'
+    )
+    result = run_cli("--config", str(path), "sync")
+    assert result.exit_code == 1
+    assert "alpha: bad token" in result.stderr
+    assert "beta" in result.stdout and "ok" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_query_prints_rows(synced, run_cli, fmt):
+    args = [
+        "--config",
+        str(synced),
+        "query",
+        "select id, effort from items where id in ('T1', 'T2') order by id",
+    ]
+    if fmt != "table":
+        args.append(f"--{fmt}")
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        assert json.loads(result.stdout) == [
+            {"id": "T1", "effort": 2.0},
+            {"id": "T2", "effort": 3.0},
+        ]
+    elif fmt == "csv":
+        assert result.stdout == "id,effort\nT1,2.0\nT2,3.0\n"
+    else:
+        assert "T1" in result.stdout and "2.00" in result.stdout
+
+
+def test_query_binds_parameters(synced, run_cli):
+    result = run_cli(
+        "--config",
+        str(synced),
+        "query",
+        "select count(*) as n from items where id = :id",
+        "-p",
+        "id=T3",
+        "--json",
+    )
+    assert json.loads(result.stdout) == [{"n": 1}]
+
+
+def test_query_refuses_writes_and_leaves_the_file_alone(synced, run_cli):
+    db = synced.parent / "headway.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    before = db.read_bytes()
+    result = run_cli("--config", str(synced), "query", "delete from items")
+    assert result.exit_code == 1
+    assert "headway query only reads" in result.stderr
+    assert db.read_bytes() == before
+
+
+def test_query_reports_sql_errors_plainly(synced, run_cli):
+    result = run_cli("--config", str(synced), "query", "selec nonsense")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: SQL error:")
+    missing = run_cli("--config", str(synced), "query", "select * from missing_table")
+    assert (
+        "no such table: missing_table" in missing.stderr
+        and "docs/store.md" in missing.stderr
+    )
+
+
+def test_state_show_and_reset(synced, run_cli):
+    shown = run_cli("--config", str(synced), "state", "show", "--json")
+    assert json.loads(shown.stdout)[0]["state"] == {"offset": 12}
+    reset = run_cli("--config", str(synced), "state", "reset", "alpha")
+    assert reset.exit_code == 0 and "Dropped 1 cursor" in reset.stdout
+    assert (
+        json.loads(run_cli("--config", str(synced), "state", "show", "--json").stdout)
+        == []
+    )
+    unknown = run_cli("--config", str(synced), "state", "reset", "nope")
+    assert unknown.exit_code == 1 and "no source 'nope'" in unknown.stderr
+
+
+def test_demo_builds_a_workspace(run_cli, tmp_path):
+    result = run_cli("demo", str(tmp_path / "demo"))
+    assert result.exit_code == 0, result.output
+    assert "items from 5 sources" in result.stdout
+    conn = sqlite3.connect(tmp_path / "demo" / "headway.db")
+    kinds = dict(
+        conn.execute("select kind, count(*) from items group by kind").fetchall()
+    )
+    assert sum(kinds.values()) >= 5000
+    assert {"issue", "pull_request", "meeting", "opportunity"} <= set(kinds)
+    again = run_cli("demo", str(tmp_path / "demo"))
+    assert again.exit_code == 0, again.output
+
+
+def test_sync_check_tests_credentials_without_storing(run_cli, write_config, scripted):
+    path = write_config(
+        '[sources.alpha]\nplugin = "scripted"\ncount = 2\nfatal = "401: bad token"\n'
+        '[sources.beta]\nplugin = "scripted"\ncount = 2\n'
+    )
+    result = run_cli("--config", str(path), "sync", "--check", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [
+        {"source": "alpha", "ok": False, "error": "401: bad token"},
+        {"source": "beta", "ok": True, "error": None},
+    ]
+    assert not (path.parent / "headway.db").exists()
+    assert run_cli("--config", str(path), "sync", "--check", "beta").exit_code == 0
+    assert run_cli("--config", str(path), "sync", "--check", "--full").exit_code == 2

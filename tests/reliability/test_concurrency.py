@@ -1,0 +1,136 @@
+"""Two headway processes on one store: one runs, the other says so."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CONFIG = """
+[scorecard]
+name = "Concurrency"
+period = "2026-Q3"
+
+[sources.tickets]
+plugin = "demo"
+system = "jira"
+scale = 4
+page_size = 50
+
+[sources.deals]
+plugin = "demo"
+system = "crm"
+scale = 2
+page_size = 50
+"""
+
+
+def headway(*args: str, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "HEADWAY_LOAD_PLUGINS": ""}
+    return subprocess.Popen(
+        [sys.executable, "-m", "headway", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_lock(folder: Path, timeout: float = 60.0) -> None:
+    lock = folder / "headway.db.lock"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lock.exists() and "sync, pid" in lock.read_text():
+            return
+        time.sleep(0.01)
+    raise AssertionError("the sync never took the lock")
+
+
+def counts(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return dict(conn.execute("SELECT source, count(*) FROM items GROUP BY source"))
+    finally:
+        conn.close()
+
+
+HOLDER = """
+import sys
+from headway.store import Store
+store = Store.open(sys.argv[1])
+store.acquire_lock("sync")
+print("held", flush=True)
+sys.stdin.readline()
+store.close()
+"""
+
+
+@pytest.mark.slow
+def test_a_second_sync_is_told_the_store_is_held_and_resumes_after(tmp_path):
+    (tmp_path / "headway.toml").write_text(CONFIG)
+    # Another headway process holds the store (as a running sync does) until
+    # the test says so: no race with how fast a process starts.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path / "headway.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    refused = headway("sync", cwd=tmp_path)
+    _, err = refused.communicate(timeout=120)
+    holder.communicate("go\n", timeout=30)
+
+    assert refused.returncode == 1
+    assert "another headway run holds the store" in err
+    assert "wait for it to finish" in err
+    assert "Traceback" not in err
+    assert counts(tmp_path / "headway.db") == {}  # the refused run stored nothing
+
+    after = headway("sync", cwd=tmp_path)
+    _, err = after.communicate(timeout=120)
+    assert after.returncode == 0, err
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "headway.toml").write_text(CONFIG)
+    reference = headway("sync", cwd=clean)
+    reference.communicate(timeout=120)
+    assert reference.returncode == 0
+    assert counts(tmp_path / "headway.db") == counts(clean / "headway.db")
+
+
+@pytest.mark.slow
+def test_a_sync_running_in_another_process_holds_the_lock_while_it_runs(tmp_path):
+    (tmp_path / "headway.toml").write_text(CONFIG)
+    first = headway("sync", cwd=tmp_path)
+    wait_for_lock(tmp_path)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    lock = tmp_path / "headway.db.lock"
+    assert lock.read_text() == ""  # released (and emptied) when the run ended
+
+
+@pytest.mark.slow
+def test_two_syncs_started_together_on_a_new_store_never_corrupt_it(tmp_path):
+    (tmp_path / "headway.toml").write_text(CONFIG)
+    runs = [headway("sync", cwd=tmp_path) for _ in range(2)]
+    results = []
+    for process in runs:
+        _, err = process.communicate(timeout=120)
+        results.append((process.returncode, err))
+    codes = sorted(code for code, _ in results)
+    # Either they did not overlap (both ran) or one was refused cleanly.
+    assert codes in ([0, 0], [0, 1]), results
+    for code, err in results:
+        assert "Traceback" not in err, err
+        if code == 1:
+            assert "another headway run holds the store" in err
+    totals = counts(tmp_path / "headway.db")
+    assert totals["tickets"] > 5000 and totals["deals"] > 3000
