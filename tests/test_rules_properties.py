@@ -18,6 +18,8 @@ from headway.rules import classify_items, rule_set
 
 TITLES = [
     "Daily standup",
+    "Fix login",
+    "a \\b c",
     "STANDUP notes",
     "fix bug",
     "Fix login",
@@ -38,6 +40,9 @@ PATTERNS = [
     r"v1\.2",
     "e",
     "(?i)caf.",
+    r"(?i)fix$|\bbug\b",
+    r"^Daily|login$",
+    r"\\b",
 ]
 LABELS = ["ci", "release", "x y", 'q"t']
 PEOPLE = ["ann@x.com", "GH:ANN", "bob@x.com", "carol", "jira:a1"]

@@ -453,28 +453,32 @@ def test_neglected_names_no_effort_and_no_data():
 
 
 def test_busywork_groups_by_pattern_parent_and_the_rest():
-    def example(n):
-        return {"id": str(n)}
+    def rows(source, kind, project, parent, title, effort, count):
+        example = {"id": f"{title or parent}", "effort": effort}
+        return (source, kind, project, parent, title, effort, count, [example])
 
-    rows = [
-        ("gh", "pull_request", "legacy", f"Patch crash {n}", 2.0, None, example(n))
-        for n in range(4)
+    grouped = [
+        *(
+            rows("gh", "pull_request", "legacy", None, f"Patch crash {n}", 2, 1)
+            for n in range(4)
+        ),
+        rows("cal", "meeting", None, None, "Status sync", 3, 3),
+        rows("cal", "meeting", None, None, "Coffee", 1, 1),
+        rows("jira", "issue", "WEB", "E-1", None, 3, 3),
+        rows("jira", "issue", "WEB", "E-2", None, 0.2, 1),
     ]
-    rows += [
-        ("cal", "meeting", None, title, 1.0, None, example(title))
-        for title in ("Status sync", "Status sync", "Status sync", "Coffee")
-    ]
-    epic = {"label": "jira:E-1", "title": "Rewrite"}
-    rows += [
-        ("jira", "issue", "WEB", f"Story {n}", 1.5, epic, example(n)) for n in "ab"
-    ]
-    groups = group_work(rows, total=100)
-    assert {(g.source, g.pattern, g.effort) for g in groups} == {
-        ("gh", "Patch crash #", 8.0),
-        ("cal", "Status sync", 3.0),
-        ("cal", None, 1.0),
-        ("jira", None, 3.0),
+    groups = group_work(grouped, total=100)
+    assert {
+        (g.source, g.pattern, (g.parent or {}).get("id"), g.effort) for g in groups
+    } == {
+        ("gh", "Patch crash #", None, 8.0),
+        ("cal", "Status sync", None, 3.0),
+        ("cal", None, None, 1.0),
+        ("jira", None, None, 0.2),
+        ("jira", None, "E-1", 3.0),
     }
+    patches = next(g for g in groups if g.source == "gh")
+    assert patches.items == 4 and len(patches.examples) == 3
     found = busywork(groups, 100)
     assert [i.subject for i in found][:2] == [
         "gh pull_request in legacy: Patch crash #",
@@ -490,8 +494,9 @@ def test_busywork_groups_by_pattern_parent_and_the_rest():
         ("Bump lodash from 1.2 to 1.13", "Bump lodash from # to #"),
         ("Deploy  a1b2c3d4e5", "Deploy #"),
         ("Weekly status sync", "Weekly status sync"),
+        ("Fix defaced logo", "Fix defaced logo"),
     ],
-    ids=["numbers", "hash", "plain"],
+    ids=["numbers", "hash", "plain", "hex-letters-word"],
 )
 def test_title_patterns_mask_what_varies(title, pattern):
     assert title_pattern(title) == pattern

@@ -624,7 +624,8 @@ class WorkGroup:
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_HEX = re.compile(r"\b[0-9a-f]{7,40}\b")
+# Commit hashes and the like: hex with at least one digit ("defaced" stays).
+_HEX = re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{7,40}\b")
 _SPACE = re.compile(r"\s+")
 
 
@@ -635,6 +636,21 @@ def title_pattern(title: str) -> str:
     return _SPACE.sub(" ", text)
 
 
+def rank_groups(groups: Sequence[WorkGroup]) -> list[WorkGroup]:
+    """Groups of unaligned work, largest first (ties in a stable order)."""
+    return sorted(
+        groups,
+        key=lambda g: (
+            -g.effort,
+            g.source,
+            g.kind,
+            g.project or "",
+            g.pattern or "",
+            (g.parent or {}).get("id", ""),
+        ),
+    )
+
+
 def busywork(groups: Sequence[WorkGroup], total: float) -> list[Insight]:
     """The largest groups of unaligned effort: the first things to stop doing.
 
@@ -643,18 +659,17 @@ def busywork(groups: Sequence[WorkGroup], total: float) -> list[Insight]:
     """
     if total <= 0:
         return []
-    ranked = sorted(
-        groups,
-        key=lambda g: (-g.effort, g.source, g.kind, g.project or "", g.pattern or ""),
-    )
     found = []
-    for group in ranked[:BUSYWORK_GROUPS]:
+    for group in rank_groups(groups)[:BUSYWORK_GROUPS]:
         what = f"{group.source} {group.kind}"
         where = f" in {group.project}" if group.project else ""
         if group.parent is not None:
             parent = group.parent
-            titles = f'under {parent["label"]} "{parent["title"]}"'
-            subject = parent["label"]
+            subject = parent.get("label") or str(parent["id"])
+            titles = f"under {subject}"
+            if parent.get("title"):
+                titles += f' "{parent["title"]}"'
+
         elif group.pattern:
             titles = f'titled "{group.pattern}"'
             subject = group.pattern
@@ -667,9 +682,8 @@ def busywork(groups: Sequence[WorkGroup], total: float) -> list[Insight]:
                 "busywork",
                 f"{what}{where}: {subject}",
                 f"{group.items} unaligned {what} items{where} {titles} took "
-                f"{group.effort:,.0f} h "
-                f"({_pct(portion)} of all effort): stop it, or write a rule that "
-                "maps it to an objective.",
+                f"{group.effort:,.0f} h ({_pct(portion)} of all effort): stop it, or "
+                "write a rule that maps it to an objective.",
                 {
                     "source": group.source,
                     "kind": group.kind,
@@ -688,47 +702,57 @@ def busywork(groups: Sequence[WorkGroup], total: float) -> list[Insight]:
 
 def group_work(
     rows: Iterable[
-        tuple[str, str, str | None, str, float, Mapping[str, Any] | None, Mapping]
+        tuple[
+            str,
+            str,
+            str | None,
+            str | None,
+            str | None,
+            float,
+            int,
+            Sequence[Mapping[str, Any]],
+        ]
     ],
     total: float,
 ) -> list[WorkGroup]:
-    """Unaligned items grouped by parent or title pattern (and the rest).
+    """Unaligned work grouped by parent or title pattern (and the rest).
 
-    :param rows: ``(source, kind, project, title, effort, parent, example)``
-        per item; ``parent`` (its ``label`` and ``title``) or ``None``;
-        ``example`` is what the snapshot shows of the item (key, title, link).
+    :param rows: ``(source, kind, project, parent, title, effort, items,
+        examples)``, each the unaligned items of one parent (``title`` is
+        then ``None``) or of one exact title without a parent; ``examples``
+        are the largest of them, as the snapshot shows items (id, key,
+        title, link, effort).
     :param total: all effort, to decide which patterns are big enough to list.
     """
     groups: dict[tuple[Any, ...], list[Any]] = {}
-    for source, kind, project, title, effort, parent, example in rows:
+    for source, kind, project, parent, title, effort, count, examples in rows:
         if parent is not None:
-            key = (source, kind, project, None, parent["label"])
+            key = (source, kind, project, None, parent)
         else:
-            key = (source, kind, project, title_pattern(title), None)
-        group = groups.setdefault(key, [0.0, 0, [], parent])
+            # Idempotent: a pattern given in place of a title stays as it is.
+            key = (source, kind, project, title_pattern(title or ""), None)
+        group = groups.setdefault(key, [0.0, 0, []])
         group[0] += effort
-        group[1] += 1
-        group[2].append((effort, example))
+        group[1] += count
+        group[2] += list(examples)
     listed: list[WorkGroup] = []
     rest: dict[tuple[str, str, str | None], list[Any]] = {}
-    for (source, kind, project, pattern, _), (
+    for (source, kind, project, pattern, parent), (
         effort,
         count,
         examples,
-        parent,
     ) in groups.items():
-        big = effort >= BUSYWORK_MIN_SHARE * total and count >= BUSYWORK_MIN_ITEMS
-        if big:
+        if effort >= BUSYWORK_MIN_SHARE * total and count >= BUSYWORK_MIN_ITEMS:
             listed.append(
                 WorkGroup(
                     source,
                     kind,
                     project,
-                    pattern,
+                    pattern if parent is None else None,
                     effort,
                     count,
                     _top(examples),
-                    parent if parent is not None else None,
+                    {"id": parent} if parent is not None else None,
                 )
             )
             continue
@@ -743,9 +767,9 @@ def group_work(
     return listed
 
 
-def _top(examples: list[tuple[float, Mapping[str, Any]]]) -> tuple[Mapping, ...]:
-    ranked = sorted(examples, key=lambda e: (-e[0], str(e[1].get("id"))))
-    return tuple(example for _, example in ranked[:3])
+def _top(examples: Sequence[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    ranked = sorted(examples, key=lambda e: (-e["effort"], str(e.get("id"))))
+    return tuple(ranked[:3])
 
 
 def _pct(value: float | None) -> str:

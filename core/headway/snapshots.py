@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -27,12 +28,14 @@ from .measures import MeasureContext
 from .model import KeyResult, Measure, Period, Scorecard, Snapshot, format_utc
 from .rules import Classifier, RefreshStats, item_label, rule_set
 from .scoring import (
+    BUSYWORK_GROUPS,
     Alignment,
     Allocation,
     Insight,
     Node,
     Picture,
     Reading,
+    WorkGroup,
     align,
     balance,
     busy_not_moving,
@@ -42,13 +45,21 @@ from .scoring import (
     group_work,
     neglected,
     picture,
+    rank_groups,
     score_scorecard,
     share,
+    title_pattern,
     trade_offs,
 )
 from .store import Store, now_text
 
 log = logging.getLogger(__name__)
+
+_SCORING_PRAGMAS = (
+    "PRAGMA cache_size = -262144",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA mmap_size = 1073741824",
+)
 
 #: How many rule sets keep their classification cache.
 KEPT_RULE_SETS = 5
@@ -104,11 +115,16 @@ def window(period: Period, *, as_of: date | None, now: datetime) -> Window:
 
 @attrs.frozen
 class ScoreRun:
-    """What :func:`score` did: the snapshot as data, and whether it was saved."""
+    """What :func:`score` did: the snapshot as data, and whether it was saved.
+
+    :param timings: seconds spent in each step (``classify``, ``effort``,
+        ``values``, ``insights``, ``save``), for ``-v`` and the benchmarks.
+    """
 
     data: dict[str, Any]
     snapshot: Snapshot | None
     classification: RefreshStats
+    timings: Mapping[str, float] = attrs.field(factory=dict)
 
 
 # ---------------------------------------------------------------- scoring
@@ -143,13 +159,22 @@ def score(
     span = window(scorecard.period, as_of=as_of, now=now)
     rules = rule_set(scorecard, plugins)
 
+    clock = _Clock()
     store.acquire_lock("score")
+    # Scoring reads and writes every row of large tables: a bigger page
+    # cache, memory-mapped reads and temporary tables in memory spare
+    # SQLite most of its system calls.
+    for pragma in _SCORING_PRAGMAS:
+        store.conn.execute(pragma)
     try:
         with store.transaction(rollback=not save) as conn:
             classification = Classifier(conn, rules, plugins).refresh(full=reclassify)
+            clock.lap("classify")
             allocations, items = _allocations(conn, rules.hash, scorecard, span)
+            clock.lap("effort")
             readings = read_values(store, config, plugins, span)
             nodes = score_scorecard(scorecard, readings, span.moment)
+            clock.lap("values")
             overall = align(allocations)
             groups = _unaligned_groups(conn, rules.hash, span, overall.effort)
             before = _previous_picture(conn, scorecard.period.label, span.moment)
@@ -162,12 +187,19 @@ def score(
             ]
             row = _snapshot_row(config, span, now, rules.hash, nodes, overall, items)
             scores = [node.row() for node in nodes]
+            clock.lap("insights")
             snapshot_id = None
             if save:
                 snapshot_id = _insert(conn, row, scores, allocations, insights)
                 _prune_rule_sets(conn, rules.hash)
+        clock.lap("save")
     finally:
         store.release_lock()
+    log.info(
+        "scored in %.2f s (%s)",
+        sum(clock.laps.values()),
+        ", ".join(f"{name} {seconds:.2f} s" for name, seconds in clock.laps.items()),
+    )
 
     if snapshot_id is None:
         unsaved = {**row, "id": None}
@@ -182,7 +214,7 @@ def score(
             ],
             sources=_sources(store),
         )
-        return ScoreRun(data, None, classification)
+        return ScoreRun(data, None, classification, clock.laps)
 
     snapshot = Snapshot(
         id=snapshot_id,
@@ -196,7 +228,22 @@ def score(
     log.info("saved snapshot %d", snapshot_id)
     if plugins is not None:
         plugins.snapshot_saved(snapshot, store.db)
-    return ScoreRun(load_snapshot(store, snapshot_id), snapshot, classification)
+    return ScoreRun(
+        load_snapshot(store, snapshot_id), snapshot, classification, clock.laps
+    )
+
+
+class _Clock:
+    """Seconds per step of a score run."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now
 
 
 def rescore(store: Store, snapshot_id: int, plugins: Any = None) -> ScoreRun:
@@ -402,60 +449,134 @@ def _allocations(
 
 def _unaligned_groups(
     conn: sqlite3.Connection, rules_hash: str, span: Window, total: float
-) -> list[Any]:
+) -> list[WorkGroup]:
+    """Unaligned work of the window, grouped for the busywork insight.
+
+    SQL sums it per parent, or per title pattern for items without one
+    (each group with its largest item); Python pools the small patterns. The
+    groups that make the list get their parent named and their three largest
+    items read.
+    """
     start, end = span.bounds()
+    conn.create_function("hw_pattern", 1, title_pattern, deterministic=True)
     rows = conn.execute(
-        "SELECT i.source, i.kind, i.project, i.title, a.effort, i.id, i.key, i.url, "
-        "a.team, p.id, p.key, p.title FROM assignments AS a "
-        "JOIN items AS i ON i.source = a.source AND i.id = a.item_id "
-        "LEFT JOIN items AS p ON p.source = i.source AND p.id = i.parent "
-        "AND p.deleted_at IS NULL "
+        "SELECT a.source, i.kind, i.project, i.parent, "
+        "CASE WHEN i.parent IS NULL THEN hw_pattern(i.title) END, sum(a.effort), "
+        # With one max() SQLite reports the other columns from that row.
+        "count(*), max(a.effort), i.id, i.key, i.title, i.url, a.team "
+        "FROM assignments AS a CROSS JOIN items AS i "
+        "ON i.source = a.source AND i.id = a.item_id "
         "WHERE a.rules_hash = ? AND a.category = 'unaligned' "
-        "AND a.occurred_at >= ? AND a.occurred_at < ?",
+        "AND a.occurred_at >= ? AND a.occurred_at < ? "
+        "GROUP BY 1, 2, 3, 4, 5",
         (rules_hash, start, end),
-    )
-    return group_work(
+    ).fetchall()
+    groups = group_work(
         (
             (
                 source,
                 kind,
                 project,
-                title,
+                parent,
+                pattern,
                 effort,
-                None
-                if parent is None
-                else {
-                    "id": parent,
-                    "key": parent_key,
-                    "label": item_label(source, parent_key, parent),
-                    "title": parent_title,
-                },
-                {
-                    "source": source,
-                    "id": id,
-                    "key": key,
-                    "title": title,
-                    "url": url,
-                    "team": team,
-                    "effort": effort,
-                },
+                count,
+                [_example(source, id, key, title, url, team, top)],
             )
             for (
                 source,
                 kind,
                 project,
-                title,
+                parent,
+                pattern,
                 effort,
+                count,
+                top,
                 id,
                 key,
+                title,
                 url,
                 team,
-                parent,
-                parent_key,
-                parent_title,
             ) in rows
         ),
         total,
+    )
+    chosen = {id(g) for g in rank_groups(groups)[:BUSYWORK_GROUPS]}
+    return [
+        _with_examples(conn, rules_hash, span, g) if id(g) in chosen else g
+        for g in groups
+    ]
+
+
+def _example(
+    source: str,
+    id: str,
+    key: str | None,
+    title: str,
+    url: str | None,
+    team: str | None,
+    effort: float,
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "id": id,
+        "key": key,
+        "title": title,
+        "url": url,
+        "team": team,
+        "effort": effort,
+    }
+
+
+def _with_examples(
+    conn: sqlite3.Connection, rules_hash: str, span: Window, group: WorkGroup
+) -> WorkGroup:
+    """A listed group with its three largest items, and its parent named.
+
+    A pooled group (neither parent nor pattern) keeps the largest item of
+    each pattern it pooled.
+    """
+    start, end = span.bounds()
+    where = (
+        "WHERE a.rules_hash = ? AND a.category = 'unaligned' AND a.occurred_at >= ? "
+        "AND a.occurred_at < ? AND i.source = ? AND i.kind = ? AND i.project IS ? "
+    )
+    args: list[Any] = [rules_hash, start, end, group.source, group.kind, group.project]
+    parent = group.parent
+    if parent is not None:
+        where += "AND i.parent = ? "
+        args.append(parent["id"])
+        found = conn.execute(
+            "SELECT key, title, deleted_at FROM items WHERE source = ? AND id = ?",
+            (group.source, parent["id"]),
+        ).fetchone()
+        key, title, deleted = found if found else (None, None, None)
+        parent = {
+            "id": parent["id"],
+            "key": key,
+            "label": item_label(group.source, key, parent["id"]),
+            "title": title if title is not None else "(not in the store)",
+            "deleted": bool(deleted),
+        }
+    elif group.pattern is not None:
+        where += "AND i.parent IS NULL AND hw_pattern(i.title) = ? "
+        args.append(group.pattern)
+    else:
+        return group
+    examples = conn.execute(
+        "SELECT i.id, i.key, i.title, i.url, a.team, a.effort FROM items AS i "
+        "CROSS JOIN assignments AS a ON a.rules_hash = ? AND a.source = i.source "
+        f"AND a.item_id = i.id {where.replace('WHERE', 'AND', 1)}"
+        "ORDER BY a.effort DESC, i.id LIMIT 3",
+        [rules_hash, *args],
+    ).fetchall()
+    return attrs.evolve(
+        group,
+        parent=parent,
+        examples=tuple(
+            _example(group.source, id, key, title, url, team, effort)
+            for id, key, title, url, team, effort in examples
+        ),
     )
 
 
