@@ -22,6 +22,7 @@ times). Every snapshot has the rows a real one has: 50 objectives' scores,
 
     python benchmarks/report.py                      # the issue's size
     python benchmarks/report.py --items 100000 --keep /tmp/bench
+    python benchmarks/report.py --keep /tmp/bench --reuse   # time it again
     python benchmarks/report.py --browser            # also time Chromium
 """
 
@@ -270,35 +271,41 @@ def generate(source: str, count: int, rng: random.Random) -> Iterator[WorkItem]:
 
 
 def build(
-    folder: Path, items: int, snapshots: int, scored: int, seed: int = 7
+    folder: Path,
+    items: int,
+    snapshots: int,
+    scored: int,
+    seed: int = 7,
+    *,
+    keep_items: bool = False,
 ) -> dict[str, Any]:
-    """Write the benchmark's workspace into ``folder``; returns what it built."""
+    """Write the benchmark's workspace into ``folder``; returns what it built.
+
+    :param keep_items: keep the items and metrics a build already stored
+        there (after an interrupted build), and score and copy again.
+    """
     started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("headway.db", "headway.db-wal", "headway.db-shm"):
-        (folder / name).unlink(missing_ok=True)
     path = folder / "headway.toml"
+    if not keep_items:
+        for name in ("headway.db", "headway.db-wal", "headway.db-shm"):
+            (folder / name).unlink(missing_ok=True)
     path.write_text(config_text(), encoding="utf-8")
     plugins = Plugins.create(entry_points=False)
     config = load_config(
         path, plugins=plugins.connectors().keys(), functions=plugins.measures().keys()
     )
     rng = random.Random(seed)
-    per_source = [items // len(SOURCES)] * len(SOURCES)
-    per_source[0] += items - sum(per_source)
     with Store.open(config.database) as store:
-        for source, count in zip(SOURCES, per_source, strict=True):
-            run = store.start_run(source, "demo", full=True)
-            batch: list[Any] = []
-            for item in generate(source, count, rng):
-                batch.append(item)
-                if len(batch) == PAGE:
-                    store.write_page(source, run, Page(batch, stream="bench"))
-                    batch = []
-            if batch:
-                store.write_page(source, run, Page(batch, stream="bench"))
-            store.finish_run(run, "ok")
-        _metrics(store, rng)
+        if keep_items:
+            with store.transaction() as conn:
+                for table in ("insights", "allocations", "scores", "snapshots"):
+                    conn.execute(f"DELETE FROM {table}")
+                conn.execute("DELETE FROM manual_values")
+            (items,) = store.conn.execute("SELECT count(*) FROM items").fetchone()
+        else:
+            _items(store, items, rng)
+            _metrics(store, rng)
         days = _score_days(scored)
         for index, day in enumerate(days):
             for id, _ in objective_ids():
@@ -320,6 +327,49 @@ def build(
         "seconds": time.perf_counter() - started,
         "config": str(path),
         "database": str(config.database),
+    }
+
+
+def _items(store: Store, items: int, rng: random.Random) -> None:
+    """Store ``items`` work items over the four sources, a run per source,
+    page by page as a sync does."""
+    per_source = [items // len(SOURCES)] * len(SOURCES)
+    per_source[0] += items - sum(per_source)
+    for source, count in zip(SOURCES, per_source, strict=True):
+        run = store.start_run(source, "demo", full=True)
+        batch: list[Any] = []
+        for item in generate(source, count, rng):
+            batch.append(item)
+            if len(batch) == PAGE:
+                store.write_page(source, run, Page(batch, stream="bench"))
+                batch = []
+        if batch:
+            store.write_page(source, run, Page(batch, stream="bench"))
+        store.finish_run(run, "ok")
+
+
+def describe(folder: Path) -> dict[str, Any]:
+    """What an earlier :func:`build` left in ``folder``."""
+    database = folder / "headway.db"
+    if not database.exists():
+        raise SystemExit(f"no benchmark store in {folder}; build it without --reuse")
+    conn = sqlite3.connect(database)
+    try:
+        (items,) = conn.execute("SELECT count(*) FROM items").fetchone()
+        snapshots, scored = conn.execute(
+            "SELECT count(*), count(as_of) FROM snapshots"
+        ).fetchone()
+    finally:
+        conn.close()
+    return {
+        "items": items,
+        "snapshots": snapshots,
+        "scored": scored,
+        "objectives": len(objective_ids()),
+        "teams": TEAMS,
+        "seconds": 0.0,
+        "config": str(folder / "headway.toml"),
+        "database": str(database),
     }
 
 
@@ -474,18 +524,35 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--repeat", type=int, default=3, help="runs to take the best of"
     )
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time the store --keep built before (after an interrupted build: "
+        "keep its items, score again)",
+    )
     parser.add_argument("--browser", action="store_true", help="time Chromium too")
     args = parser.parse_args(argv)
+    if args.reuse and args.keep is None:
+        parser.error("--reuse needs --keep FOLDER")
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="headway-bench-report-"))
     try:
-        built = build(folder, args.items, args.snapshots, args.scored)
+        built = describe(folder) if args.reuse else None
+        if built is None or built["snapshots"] < args.snapshots:
+            built = build(
+                folder,
+                args.items,
+                args.snapshots,
+                args.scored,
+                keep_items=built is not None and built["items"] > 0,
+            )
         copies = built["snapshots"] - built["scored"]
         print(
             f"store: {built['items']:,} items, {len(SOURCES)} sources, {TEAMS} teams, "
             f"{built['objectives']} objectives, 50 rules, "
             f"{built['snapshots']} snapshots ({built['scored']} scored, {copies} "
-            f"copies); built in {built['seconds']:.1f} s"
+            "copies); "
+            + (f"built in {built['seconds']:.1f} s" if built["seconds"] else "reused")
         )
         output = folder / "headway-report.html"
         baseline = time_baseline(Path(built["database"]), args.repeat)
