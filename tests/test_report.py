@@ -598,24 +598,40 @@ def test_trends_are_read_with_a_few_queries_whatever_the_history(large):
 # ---------------------------------------------------------------- in a browser
 
 
-def _binaries() -> tuple[str | None, str | None]:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    return browser, shutil.which("chromedriver")
+def chromium() -> tuple[str, str]:
+    """The paths of Chromium and ChromeDriver. Without them the test is
+    skipped, unless HEADWAY_REQUIRE_BROWSER=1 (CI) makes that a failure."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if binary and driver_path:
+        return binary, driver_path
+    message = (
+        "Chromium and ChromeDriver are not installed "
+        "(apt-get install chromium chromium-driver)"
+    )
+    if os.environ.get("HEADWAY_REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.mark.parametrize(
+    ("required", "outcome"),
+    [("1", pytest.fail.Exception), ("", pytest.skip.Exception)],
+    ids=["required-fails", "optional-skips"],
+)
+def test_a_missing_browser_skips_unless_required(
+    monkeypatch: pytest.MonkeyPatch, required: str, outcome: type
+):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("HEADWAY_REQUIRE_BROWSER", required)
+    with pytest.raises(outcome, match="not installed"):
+        chromium()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium through ChromeDriver, with a fresh profile; skipped
-    when not installed, unless HEADWAY_REQUIRE_BROWSER=1 makes that a failure."""
-    binary, driver_path = _binaries()
-    if not binary or not driver_path:
-        message = (
-            "Chromium and ChromeDriver are not installed "
-            "(apt-get install chromium chromium-driver)"
-        )
-        if os.environ.get("HEADWAY_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    """Headless Chromium through ChromeDriver, with a fresh profile."""
+    binary, driver_path = chromium()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
