@@ -436,18 +436,32 @@ def touch(folder: Path, share: float = 0.01, seed: int = 7) -> int:
 # ---------------------------------------------------------------- measuring
 
 
-def baseline(path: Path, repeat: int = 3) -> float:
-    """The median time of one GROUP BY scan of items, on a fresh connection."""
+class Timer:
+    """Wall-clock and CPU seconds of a block (CPU is steadier on a busy machine)."""
+
+    def __enter__(self) -> Timer:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def baseline(path: Path, repeat: int = 3) -> tuple[float, float]:
+    """Median wall and CPU seconds of one GROUP BY scan, on a fresh connection."""
     import sqlite3
 
-    times = []
+    walls, cpus = [], []
     for _ in range(repeat):
         conn = sqlite3.connect(path)
-        started = time.perf_counter()
-        conn.execute("SELECT team, SUM(effort) FROM items GROUP BY team").fetchall()
-        times.append(time.perf_counter() - started)
+        with Timer() as timer:
+            conn.execute("SELECT team, SUM(effort) FROM items GROUP BY team").fetchall()
+        walls.append(timer.wall)
+        cpus.append(timer.cpu)
         conn.close()
-    return statistics.median(times)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def measure(folder: Path) -> dict[str, Any]:
@@ -455,27 +469,29 @@ def measure(folder: Path) -> dict[str, Any]:
     config = load_config(folder / "headway.toml")
     plugins = Plugins.create(entry_points=False)
     database = folder / "headway.db"
-    result: dict[str, Any] = {}
-    result["items"] = _count(database)
-    result["baseline"] = baseline(database)
+    result: dict[str, Any] = {"items": _count(database)}
+    result["baseline"], result["baseline_cpu"] = baseline(database)
     with Store.open(database) as store:
-        started = time.perf_counter()
-        cold = score(config, store, plugins, as_of=AS_OF, now=NOW)
-        result["cold"] = time.perf_counter() - started
+        with Timer() as timer:
+            cold = score(config, store, plugins, as_of=AS_OF, now=NOW)
+        result["cold"], result["cold_cpu"] = timer.wall, timer.cpu
         result["cold_steps"] = dict(cold.timings)
+        result["cold_steps_cpu"] = dict(cold.cpu_timings)
         result["classified"] = cold.classification.classified
-        started = time.perf_counter()
-        warm = score(config, store, plugins, as_of=AS_OF, now=NOW)
-        result["warm"] = time.perf_counter() - started
+        with Timer() as timer:
+            warm = score(config, store, plugins, as_of=AS_OF, now=NOW)
+        result["warm"], result["warm_cpu"] = timer.wall, timer.cpu
         result["warm_steps"] = dict(warm.timings)
+        result["warm_steps_cpu"] = dict(warm.cpu_timings)
         result["alignment"] = cold.data["snapshot"]["alignment"]
     result["changed"] = touch(folder)
     with Store.open(database) as store:
-        started = time.perf_counter()
-        incremental = score(config, store, plugins, as_of=AS_OF, now=NOW)
-        result["incremental"] = time.perf_counter() - started
+        with Timer() as timer:
+            incremental = score(config, store, plugins, as_of=AS_OF, now=NOW)
+        result["incremental"], result["incremental_cpu"] = timer.wall, timer.cpu
         result["reclassified"] = incremental.classification.classified
-    result["baseline_after"] = baseline(database)
+    after = baseline(database)
+    result["baseline_after"], result["baseline_after_cpu"] = after
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
@@ -509,20 +525,31 @@ def run_size(items: int, folder: Path) -> dict[str, Any]:
 
 
 def report(result: dict[str, Any]) -> None:
-    base = result["baseline"]
+    base, base_cpu = result["baseline"], result["baseline_cpu"]
     print(f"items: {result['items']:,} (built in {result['build']:.1f} s)")
-    print(f"  baseline  SELECT team, SUM(effort) ... GROUP BY team: {base:.2f} s")
+    print(
+        "  baseline  SELECT team, SUM(effort) FROM items GROUP BY team: "
+        f"{base:.2f} s wall, {base_cpu:.2f} s CPU"
+    )
     for name in ("cold", "warm", "incremental"):
-        ratio = result[name] / base
-        print(f"  score {name:<12} {result[name]:6.2f} s   ratio {ratio:5.2f}")
-    steps = ", ".join(f"{k} {v:.2f}" for k, v in result["cold_steps"].items())
-    print(f"    cold steps (s): {steps}")
+        wall, cpu = result[name], result[f"{name}_cpu"]
+        print(
+            f"  score {name:<12} {wall:6.2f} s wall (ratio {wall / base:5.2f})  "
+            f"{cpu:6.2f} s CPU (ratio {cpu / base_cpu:5.2f})"
+        )
+    for name in ("cold", "warm"):
+        wall, cpu = result[f"{name}_steps"], result[f"{name}_steps_cpu"]
+        steps = ", ".join(f"{k} {v:.2f}/{cpu[k]:.2f}" for k, v in wall.items())
+        print(f"    {name} steps (s, wall/CPU): {steps}")
     print(
         f"    classified {result['classified']:,} items cold, "
         f"{result['reclassified']:,} after a sync changed {result['changed']:,}"
     )
     print(f"  peak RSS of the scoring process: {result['rss_mb']:.0f} MB")
-    print(f"  time per item, cold: {1e6 * result['cold'] / result['items']:.2f} us")
+    print(
+        f"  time per item, cold: {1e6 * result['cold'] / result['items']:.2f} us wall, "
+        f"{1e6 * result['cold_cpu'] / result['items']:.2f} us CPU"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -538,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(args.measure)))
         return 0
     sizes = [100_000, 300_000, 1_000_000] if args.growth else [args.items]
-    print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}", file=sys.stderr)
+    print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         root = args.folder or Path(scratch)
         results = [run_size(n, root / f"items-{n}") for n in sizes]
@@ -548,13 +575,12 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         report(result)
     if len(results) > 1:
-        per_item = [r["cold"] / r["items"] for r in results]
-        print(
-            "growth of time per item (cold), smallest to largest: "
-            f"{per_item[-1] / per_item[0]:.2f}x"
-        )
-        warm = [r["warm"] / r["items"] for r in results]
-        print(f"growth of time per item (warm): {warm[-1] / warm[0]:.2f}x")
+        for name in ("cold", "cold_cpu", "warm", "warm_cpu"):
+            per_item = [r[name] / r["items"] for r in results]
+            print(
+                f"growth of time per item ({name.replace('_', ' ')}), smallest to "
+                f"largest: {per_item[-1] / per_item[0]:.2f}x"
+            )
     return 0
 
 

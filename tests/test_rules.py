@@ -87,6 +87,9 @@ CONDITION_CASES = [
     ("title-kelvin", {"title": "(?i)kelvin"}, {"title": "\u212aelvin"}, True),
     ("title-unicode-literal", {"title": "Straße"}, {"title": "Die Straße"}, True),
     ("title-unicode-nocase", {"title": "(?i)straße"}, {"title": "STRAßE"}, True),
+    ("title-percent", {"title": "(?i)100%"}, {"title": "100X"}, False),
+    ("title-percent-yes", {"title": "(?i)^100%"}, {"title": "100% done"}, True),
+    ("title-underscore", {"title": "(?i)a_b"}, {"title": "AxB"}, False),
     ("title-escaped", {"title": r"v1\.2"}, {"title": "ship v1.2"}, True),
     ("title-escaped-no", {"title": r"v1\.2"}, {"title": "ship v1x2"}, False),
     (

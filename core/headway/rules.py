@@ -704,14 +704,15 @@ class Classifier:
             "WHERE m.rule IS NOT NULL",
             (hash_,),
         )
+        # Items no rule matched, keyed for the walk up their parents; the
+        # rest of each is read back from items by row id when it is written.
         conn.execute(
             "CREATE TEMP TABLE hw_pending (source TEXT, id TEXT, parent TEXT, "
-            "team TEXT, occurred_at TEXT, effort REAL, fingerprint TEXT, "
-            "PRIMARY KEY (source, id)) WITHOUT ROWID"
+            "rid INTEGER, team TEXT, PRIMARY KEY (source, id)) WITHOUT ROWID"
         )
         conn.execute(
-            "INSERT INTO temp.hw_pending SELECT i.source, i.id, i.parent, m.team, "
-            "i.occurred_at, i.effort, i.fingerprint FROM temp.hw_items AS m "
+            "INSERT INTO temp.hw_pending SELECT i.source, i.id, i.parent, m.rid, "
+            "m.team FROM temp.hw_items AS m "
             "CROSS JOIN items AS i ON i.rowid = m.rid WHERE m.rule IS NULL"
         )
         total = conn.execute("SELECT count(*) FROM temp.hw_items").fetchone()[0]
@@ -770,9 +771,10 @@ class Classifier:
             "category, share, effort, reason, rule, via, depth, team, occurred_at, "
             "fingerprint) "
             "SELECT ?, p.source, p.id, o.objective, o.category, o.share, "
-            "p.effort * o.share, o.reason, o.rule, 'inherited', t.depth + o.depth, "
-            "p.team, p.occurred_at, p.fingerprint FROM temp.hw_terminal AS t "
+            "i.effort * o.share, o.reason, o.rule, 'inherited', t.depth + o.depth, "
+            "p.team, i.occurred_at, i.fingerprint FROM temp.hw_terminal AS t "
             "CROSS JOIN temp.hw_pending AS p ON p.source = t.source AND p.id = t.id "
+            "CROSS JOIN items AS i ON i.rowid = p.rid "
             "CROSS JOIN temp.hw_origin AS o ON o.source = t.source AND o.anc = t.anc",
             (hash_,),
         )
@@ -790,9 +792,10 @@ class Classifier:
         conn.execute(
             "INSERT INTO assignments (rules_hash, source, item_id, objective, "
             "category, share, effort, reason, rule, via, depth, team, occurred_at, "
-            "fingerprint) SELECT ?, source, id, NULL, 'unaligned', 1.0, effort, ?, "
-            "NULL, 'default', NULL, team, occurred_at, fingerprint "
-            "FROM temp.hw_pending",
+            "fingerprint) SELECT ?, p.source, p.id, NULL, 'unaligned', 1.0, "
+            "i.effort, ?, NULL, 'default', NULL, p.team, i.occurred_at, "
+            "i.fingerprint FROM temp.hw_pending AS p "
+            "CROSS JOIN items AS i ON i.rowid = p.rid",
             (hash_, NO_MATCH),
         )
 
@@ -986,10 +989,7 @@ class Classifier:
         if rule.title is not None:
             parts.append(_title_sql(rule, params))
         if rule.people:
-            # A memoised Python test beats any SQL over the people JSON
-            # (measured: substring pre-tests made the pass slower).
-            parts.append("hw_people(?, i.people)")
-            params.append(rule.index)
+            parts.append(_people_sql(rule, self.rules._people[rule.index], params))
         return ("(" + " AND ".join(parts) + ")" if parts else "1"), params
 
     def _register_functions(self) -> None:
@@ -1038,9 +1038,11 @@ class Classifier:
 
     def _identities(self) -> None:
         """``temp.hw_identity``: every member identity (lower case) and its team."""
+        # NOCASE folds ASCII like Python's lower() does; identities that are
+        # not ASCII never reach this table's lookup (see _TEAM).
         self.conn.execute(
-            "CREATE TEMP TABLE hw_identity (identity TEXT PRIMARY KEY, team TEXT) "
-            "WITHOUT ROWID"
+            "CREATE TEMP TABLE hw_identity (identity TEXT COLLATE NOCASE PRIMARY KEY, "
+            "team TEXT) WITHOUT ROWID"
         )
         self.conn.executemany(
             "INSERT INTO temp.hw_identity VALUES (?, ?)",
@@ -1070,7 +1072,7 @@ _TEAM = (
     "coalesce(nullif(i.team, ''), CASE WHEN i.people = '[]' THEN NULL "
     "WHEN length(i.people) = length(CAST(i.people AS BLOB)) THEN coalesce("
     "(SELECT t.team FROM temp.hw_identity AS t "
-    "WHERE t.identity = lower(json_extract(i.people, '$[0]'))), hw_team(i.people)) "
+    "WHERE t.identity = json_extract(i.people, '$[0]')), hw_team(i.people)) "
     "ELSE hw_team(i.people) END)"
 )
 
@@ -1119,13 +1121,35 @@ _PLAIN_LABEL = re.compile(r"^[A-Za-z0-9 _.:@#+=-]+$")
 def _labels_sql(labels: Sequence[str], params: list[Any]) -> str:
     marks = ", ".join("?" for _ in labels)
     exact = f"EXISTS (SELECT 1 FROM json_each(i.labels) WHERE value IN ({marks}))"
+    # Most items carry no label at all: one comparison settles them.
     if all(_PLAIN_LABEL.match(label) for label in labels):
         quick = " OR ".join("instr(i.labels, ?) > 0" for _ in labels)
         params.extend(f'"{label}"' for label in labels)
         params.extend(labels)
-        return f"(({quick}) AND {exact})"
+        return f"(i.labels != '[]' AND ({quick}) AND {exact})"
     params.extend(labels)
-    return exact
+    return f"(i.labels != '[]' AND {exact})"
+
+
+def _people_sql(rule: Rule, wanted: frozenset[str], params: list[Any]) -> str:
+    """People matched through their aliases: the Python matcher decides, after
+    LIKE over the stored JSON has ruled out most items cheaply."""
+    params.append(rule.index)
+    exact = "hw_people(?, i.people)"
+    if not wanted or not all(_PLAIN_LABEL.match(name) for name in wanted):
+        return exact
+    # A plain identity appears in the JSON text as "identity", in any case:
+    # LIKE folds ASCII case (lower() would copy every value). JSON that is
+    # not ASCII goes to the matcher directly.
+    names = sorted(wanted)
+    quick = " OR ".join("i.people LIKE ? ESCAPE '\\'" for _ in names)
+    params.pop()
+    params.extend('%"' + re.sub(r"([\\%_])", r"\\\1", name) + '"%' for name in names)
+    params.append(rule.index)
+    return (
+        "(CASE WHEN length(i.people) = length(CAST(i.people AS BLOB)) "
+        f"THEN ({quick}) ELSE 1 END AND {exact})"
+    )
 
 
 def _attribute_sql(
@@ -1206,21 +1230,28 @@ def _literal_test(
     alternatives, ignore_case = literal
     tests = []
     for anchored, text in alternatives:
-        subject = "lower(i.title)" if ignore_case else "i.title"
-        if anchored and exact:
-            tests.append(f"substr({subject}, 1, {len(text)}) = ?")
+        if ignore_case:
+            # LIKE folds ASCII case without building a lowered copy of
+            # every title (lower() made this pass several times slower).
+            escaped = re.sub(r"([\\%_])", r"\\\1", text)
+            tests.append("i.title LIKE ? ESCAPE '\\'")
+            prefix = "" if anchored and exact else "%"
+            params.append(f"{prefix}{escaped}%")
+        elif anchored and exact:
+            tests.append(f"substr(i.title, 1, {len(text)}) = ?")
+            params.append(text)
         else:
-            tests.append(f"instr({subject}, ?) > 0")
-        params.append(text.lower() if ignore_case else text)
+            tests.append("instr(i.title, ?) > 0")
+            params.append(text)
     test = "(" + " OR ".join(tests) + ")"
     if not ignore_case:
         return test
-    # SQLite's lower() knows ASCII only; a title with other characters (where
-    # Python's case-insensitive match can differ) goes to the regex itself.
-    params.append(rule.index)
+    # LIKE knows the case of ASCII letters only; a title with other
+    # characters (where Python's case-insensitive match can differ) goes to
+    # the regex itself.
+    if exact:
+        params.append(rule.index)
     fallback = "hw_title(?, i.title)" if exact else "1"
-    if not exact:
-        params.pop()
     return (
         "(CASE WHEN length(i.title) = length(CAST(i.title AS BLOB)) "
         f"THEN {test} ELSE {fallback} END)"

@@ -119,12 +119,14 @@ class ScoreRun:
 
     :param timings: seconds spent in each step (``classify``, ``effort``,
         ``values``, ``insights``, ``save``), for ``-v`` and the benchmarks.
+    :param cpu_timings: the CPU seconds of the same steps.
     """
 
     data: dict[str, Any]
     snapshot: Snapshot | None
     classification: RefreshStats
     timings: Mapping[str, float] = attrs.field(factory=dict)
+    cpu_timings: Mapping[str, float] = attrs.field(factory=dict)
 
 
 # ---------------------------------------------------------------- scoring
@@ -214,7 +216,7 @@ def score(
             ],
             sources=_sources(store),
         )
-        return ScoreRun(data, None, classification, clock.laps)
+        return ScoreRun(data, None, classification, clock.laps, clock.cpu)
 
     snapshot = Snapshot(
         id=snapshot_id,
@@ -229,20 +231,26 @@ def score(
     if plugins is not None:
         plugins.snapshot_saved(snapshot, store.db)
     return ScoreRun(
-        load_snapshot(store, snapshot_id), snapshot, classification, clock.laps
+        load_snapshot(store, snapshot_id),
+        snapshot,
+        classification,
+        clock.laps,
+        clock.cpu,
     )
 
 
 class _Clock:
-    """Seconds per step of a score run."""
+    """Seconds per step of a score run, on the wall clock and of CPU."""
 
     def __init__(self) -> None:
         self.laps: dict[str, float] = {}
-        self._last = time.perf_counter()
+        self.cpu: dict[str, float] = {}
+        self._last = (time.perf_counter(), time.process_time())
 
     def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = now - self._last
+        now = (time.perf_counter(), time.process_time())
+        self.laps[name] = now[0] - self._last[0]
+        self.cpu[name] = now[1] - self._last[1]
         self._last = now
 
 
@@ -417,10 +425,12 @@ def _allocations(
     )
     # Summing into a small keyed table is one pass; GROUP BY would sort every
     # assignment first. Shares of an item sum to 1, so summing them counts items.
+    # `+rules_hash` makes it a plain table scan: the rule set is most of the
+    # table, and walking the index would fetch each row out of order.
     conn.execute(
         "INSERT INTO temp.hw_alloc SELECT ifnull(team, ''), ifnull(objective, ''), "
         "category, effort, 1, share FROM assignments "
-        "WHERE rules_hash = ? AND occurred_at >= ? AND occurred_at < ? "
+        "WHERE +rules_hash = ? AND occurred_at >= ? AND occurred_at < ? "
         "ON CONFLICT (team, objective, category) DO UPDATE SET "
         "effort = effort + excluded.effort, items = items + 1, "
         "shares = shares + excluded.shares",
@@ -452,58 +462,57 @@ def _unaligned_groups(
 ) -> list[WorkGroup]:
     """Unaligned work of the window, grouped for the busywork insight.
 
-    SQL sums it per parent, or per title pattern for items without one
-    (each group with its largest item); Python pools the small patterns. The
-    groups that make the list get their parent named and their three largest
-    items read.
+    One pass over the unaligned items sums them per parent, or per title
+    pattern for items without one, and keeps each group's three largest
+    items; titles repeat, so each distinct title is masked once. Only listed
+    groups get their parent named.
     """
     start, end = span.bounds()
-    conn.create_function("hw_pattern", 1, title_pattern, deterministic=True)
     rows = conn.execute(
-        "SELECT a.source, i.kind, i.project, i.parent, "
-        "CASE WHEN i.parent IS NULL THEN hw_pattern(i.title) END, sum(a.effort), "
-        # With one max() SQLite reports the other columns from that row.
-        "count(*), max(a.effort), i.id, i.key, i.title, i.url, a.team "
-        "FROM assignments AS a CROSS JOIN items AS i "
+        "SELECT a.source, i.kind, i.project, i.parent, i.title, a.effort, i.id, "
+        "i.key, i.url, a.team FROM assignments AS a CROSS JOIN items AS i "
         "ON i.source = a.source AND i.id = a.item_id "
-        "WHERE a.rules_hash = ? AND a.category = 'unaligned' "
-        "AND a.occurred_at >= ? AND a.occurred_at < ? "
-        "GROUP BY 1, 2, 3, 4, 5",
+        "WHERE +a.rules_hash = ? AND a.category = 'unaligned' "
+        "AND a.occurred_at >= ? AND a.occurred_at < ?",
         (rules_hash, start, end),
-    ).fetchall()
+    )
+    patterns: dict[str, str] = {}
+    merged: dict[tuple[Any, ...], list[Any]] = {}
+    for source, kind, project, parent, title, effort, item, key, url, team in rows:
+        if parent is None:
+            pattern = patterns.get(title)
+            if pattern is None:
+                pattern = patterns[title] = title_pattern(title)
+            group_key = (source, kind, project, None, pattern)
+        else:
+            group_key = (source, kind, project, parent, None)
+        entry = merged.get(group_key)
+        if entry is None:
+            entry = merged[group_key] = [0.0, 0, []]
+        entry[0] += effort
+        entry[1] += 1
+        top = entry[2]
+        # Keep the three largest (ties: the smaller id), cheaply: most items
+        # are smaller than the third largest so far.
+        if len(top) == 3:
+            last = top[-1]
+            if effort < last["effort"] or (
+                effort == last["effort"] and item > last["id"]
+            ):
+                continue
+        top.append(_example(source, item, key, title, url, team, effort))
+        top.sort(key=lambda e: (-e["effort"], e["id"]))
+        del top[3:]
     groups = group_work(
         (
-            (
-                source,
-                kind,
-                project,
-                parent,
-                pattern,
-                effort,
-                count,
-                [_example(source, id, key, title, url, team, top)],
-            )
-            for (
-                source,
-                kind,
-                project,
-                parent,
-                pattern,
-                effort,
-                count,
-                top,
-                id,
-                key,
-                title,
-                url,
-                team,
-            ) in rows
+            (*group_key, effort, count, examples)
+            for group_key, (effort, count, examples) in merged.items()
         ),
         total,
     )
     chosen = {id(g) for g in rank_groups(groups)[:BUSYWORK_GROUPS]}
     return [
-        _with_examples(conn, rules_hash, span, g) if id(g) in chosen else g
+        _with_parent(conn, g) if id(g) in chosen and g.parent is not None else g
         for g in groups
     ]
 
@@ -528,56 +537,22 @@ def _example(
     }
 
 
-def _with_examples(
-    conn: sqlite3.Connection, rules_hash: str, span: Window, group: WorkGroup
-) -> WorkGroup:
-    """A listed group with its three largest items, and its parent named.
-
-    A pooled group (neither parent nor pattern) keeps the largest item of
-    each pattern it pooled.
-    """
-    start, end = span.bounds()
-    where = (
-        "WHERE a.rules_hash = ? AND a.category = 'unaligned' AND a.occurred_at >= ? "
-        "AND a.occurred_at < ? AND i.source = ? AND i.kind = ? AND i.project IS ? "
-    )
-    args: list[Any] = [rules_hash, start, end, group.source, group.kind, group.project]
-    parent = group.parent
-    if parent is not None:
-        where += "AND i.parent = ? "
-        args.append(parent["id"])
-        found = conn.execute(
-            "SELECT key, title, deleted_at FROM items WHERE source = ? AND id = ?",
-            (group.source, parent["id"]),
-        ).fetchone()
-        key, title, deleted = found if found else (None, None, None)
-        parent = {
-            "id": parent["id"],
-            "key": key,
-            "label": item_label(group.source, key, parent["id"]),
-            "title": title if title is not None else "(not in the store)",
-            "deleted": bool(deleted),
-        }
-    elif group.pattern is not None:
-        where += "AND i.parent IS NULL AND hw_pattern(i.title) = ? "
-        args.append(group.pattern)
-    else:
-        return group
-    examples = conn.execute(
-        "SELECT i.id, i.key, i.title, i.url, a.team, a.effort FROM items AS i "
-        "CROSS JOIN assignments AS a ON a.rules_hash = ? AND a.source = i.source "
-        f"AND a.item_id = i.id {where.replace('WHERE', 'AND', 1)}"
-        "ORDER BY a.effort DESC, i.id LIMIT 3",
-        [rules_hash, *args],
-    ).fetchall()
-    return attrs.evolve(
-        group,
-        parent=parent,
-        examples=tuple(
-            _example(group.source, id, key, title, url, team, effort)
-            for id, key, title, url, team, effort in examples
-        ),
-    )
+def _with_parent(conn: sqlite3.Connection, group: WorkGroup) -> WorkGroup:
+    """A listed parent's group, with the parent named."""
+    parent_id = group.parent["id"]  # type: ignore[index]
+    found = conn.execute(
+        "SELECT key, title, deleted_at FROM items WHERE source = ? AND id = ?",
+        (group.source, parent_id),
+    ).fetchone()
+    key, title, deleted = found if found else (None, None, None)
+    parent = {
+        "id": parent_id,
+        "key": key,
+        "label": item_label(group.source, key, parent_id),
+        "title": title if title is not None else "(not in the store)",
+        "deleted": bool(deleted),
+    }
+    return attrs.evolve(group, parent=parent)
 
 
 def _previous_picture(
