@@ -30,6 +30,7 @@ from .cli import (
 )
 from .config import Config, load_config
 from .errors import HeadwayError
+from .report import write_report
 from .rules import explain as explain_item
 from .rules import rule_set
 from .store import Store
@@ -100,8 +101,15 @@ def demo_score(app: App, config: Config) -> None:
     print_score(run.data)
 
 
+def demo_report(app: App, config: Config) -> None:
+    """Write the demo's HTML report beside its store and say where it is."""
+    with app.store(config) as store:
+        written = write_report(store, config=config)
+    click.echo(f"\nReport: {written.path}\n  open it in a browser to see the dashboard")
+
+
 #: What ``headway demo`` does after the sync, in order (scoring, the report).
-DEMO_STEPS: list = [demo_score]
+DEMO_STEPS: list = [demo_score, demo_report]
 
 
 @click.command(name="plugins")
@@ -319,6 +327,38 @@ def score(
         print_score(data)
 
 
+@click.command()
+@click.option(
+    "--snapshot",
+    "snapshot_id",
+    type=int,
+    help="The snapshot to show (default: the latest; `headway snapshots` lists them).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="The file to write, or a folder for headway-report.html "
+    "(default: headway-report.html beside the database).",
+)
+@pass_app
+def report(app: App, snapshot_id: int | None, output: str | None) -> None:
+    """Write the HTML dashboard of a snapshot: one self-contained file."""
+    config = app.config()
+    with app.store(config, create=False) as store:
+        written = write_report(store, output, snapshot_id, config=config)
+    click.echo(
+        f"Wrote {written.path.resolve()} (snapshot {written.snapshot_id}, "
+        f"{_size(written.size)})."
+    )
+
+
+def _size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
 @click.command(name="snapshots")
 @json_option
 @pass_app
@@ -426,6 +466,7 @@ def all_commands() -> list[click.Command]:
         plugins_command,
         sync,
         score,
+        report,
         snapshots_command,
         diff,
         explain,
