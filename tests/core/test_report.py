@@ -21,7 +21,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from _scorecard import BASE, fill, item
 from click.testing import CliRunner, Result
 
 from headway._html import concat, element, link, safe_url
@@ -32,7 +31,9 @@ from headway.report import DEFAULT_NAME, render_report, write_report
 from headway.snapshots import load_snapshot, score
 from headway.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
+from ._scorecard import BASE, fill, item
+
+ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = [
     "Scorecard",
     "Strategy map",
