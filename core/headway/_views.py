@@ -28,16 +28,19 @@ def pct(value: float | None, digits: int = 0) -> str:
 
 
 def num(value: float | None) -> str:
-    """A score or value rounded for reading, or ``-``."""
+    """A measured value for reading, or ``-``: thousands grouped, at most two
+    decimals and no trailing zeros, so 99.95 stays 99.95 and 24.0 reads 24."""
     if value is None:
         return "-"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
-    if abs(value) >= 100 or float(value).is_integer():
-        return f"{value:.0f}"
-    if abs(value) >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def score_text(value: float | None) -> str:
+    """A 0..100 score as a whole number, or ``-``."""
+    return "-" if value is None else f"{value:.0f}"
 
 
 def as_of_day(as_of: str) -> str:
@@ -96,7 +99,7 @@ def _scorecard_row(
 ) -> list[str]:
     return [
         label,
-        num(node["score"]),
+        score_text(node["score"]),
         pct(node["expected"]),
         node["status"],
         pct(node.get("share"), 1),
@@ -205,8 +208,8 @@ def print_snapshots(rows: Sequence[Mapping[str, Any]]) -> None:
                 if r["as_of"]
                 else r["taken_at"][:16].replace("T", " "),
                 r["period"],
-                num(r["score"]),
-                num(r["balance"]),
+                score_text(r["score"]),
+                score_text(r["balance"]),
                 pct(r["alignment"], 1),
                 f"{r['effort']:,.0f}",
             ]
@@ -230,8 +233,8 @@ def print_diff(data: Mapping[str, Any]) -> None:
                 s["level"],
                 s["key"],
                 s["title"],
-                num(s["before"]),
-                num(s["after"]),
+                score_text(s["before"]),
+                score_text(s["after"]),
                 _signed(s["change"]),
                 _arrow(s["status_before"], s["status_after"]),
             ]

@@ -27,7 +27,7 @@ import attrs
 from . import __version__
 from ._html import Markup, concat, element, link
 from ._svg import MapNode, MapRow, sparkline, status_class, strategy_map
-from ._views import as_of_day, num, pct
+from ._views import as_of_day, num, pct, score_text
 from .config import Config, resolve_options
 from .errors import ReportError
 from .scoring import SHARE_STEP, clamp
@@ -230,7 +230,7 @@ class _Page:
                     "div",
                     _tile(
                         "Score",
-                        _fig("snapshot::score", s["score"], num(s["score"])),
+                        _fig("snapshot::score", s["score"], score_text(s["score"])),
                         concat(
                             _status(top.get("status") or "no data"),
                             " the weighted mean of the perspectives, 0 to 100",
@@ -238,7 +238,9 @@ class _Page:
                     ),
                     _tile(
                         "Balance",
-                        _fig("snapshot::balance", s["balance"], num(s["balance"])),
+                        _fig(
+                            "snapshot::balance", s["balance"], score_text(s["balance"])
+                        ),
                         self._balance_note(),
                     ),
                     _tile(
@@ -323,8 +325,8 @@ class _Page:
         worst = min(scored, key=lambda p: p["score"])
         return concat(
             "100 minus the spread between the best perspective (",
-            f"{best['title']} {num(best['score'])}) and the worst (",
-            f"{worst['title']} {num(worst['score'])})",
+            f"{best['title']} {score_text(best['score'])}) and the worst (",
+            f"{worst['title']} {score_text(worst['score'])})",
         )
 
     def sources(self) -> Markup:
@@ -422,7 +424,7 @@ class _Page:
                     _fig(
                         f"perspective:{key}:score",
                         perspective["score"],
-                        num(perspective["score"]),
+                        score_text(perspective["score"]),
                     ),
                     class_="score",
                 ),
@@ -481,7 +483,7 @@ class _Page:
                     _fig(
                         f"objective:{key}:score",
                         objective["score"],
-                        num(objective["score"]),
+                        score_text(objective["score"]),
                     ),
                     class_="score",
                 ),
@@ -517,7 +519,7 @@ class _Page:
                         title=objective["title"],
                         status=objective["status"],
                         symbol=_symbol(objective["status"]),
-                        score=num(objective["score"]),
+                        score=score_text(objective["score"]),
                     )
                 )
                 edges += [(objective["key"], d) for d in objective.get("drives") or []]
@@ -526,7 +528,10 @@ class _Page:
                 MapRow(
                     key=perspective["key"],
                     title=perspective["title"],
-                    caption=f"{_symbol(status)} {status} · {num(perspective['score'])}",
+                    caption=(
+                        f"{_symbol(status)} {status} · "
+                        f"{score_text(perspective['score'])}"
+                    ),
                     nodes=nodes,
                 )
             )
@@ -884,13 +889,13 @@ class _Page:
                     element("td", entry["id"], class_="num"),
                     element("td", _time(entry["taken_at"]), class_="num"),
                     element("td", entry["period"]),
-                    element("td", num(entry["score"]), class_="r num"),
-                    element("td", num(entry["balance"]), class_="r num"),
+                    element("td", score_text(entry["score"]), class_="r num"),
+                    element("td", score_text(entry["balance"]), class_="r num"),
                     element("td", pct(entry["alignment"], 1), class_="r num"),
                     [
                         element(
                             "td",
-                            num(entry["perspectives"].get(p["key"])),
+                            score_text(entry["perspectives"].get(p["key"])),
                             class_="r num",
                         )
                         for p in self.perspectives

@@ -720,7 +720,7 @@ def test_the_rendered_figures_are_the_stored_ones(browser, demo):
     score = browser.find_element("css selector", '[data-figure="snapshot::score"]')
     assert (
         score.is_displayed()
-        and score.text == f"{stored_figures(database, 6)['snapshot::score']:.1f}"
+        and score.text == f"{stored_figures(database, 6)['snapshot::score']:.0f}"
     )
 
 
