@@ -219,12 +219,16 @@ def print_snapshots(rows: Sequence[Mapping[str, Any]]) -> None:
     )
 
 
+def _when(snapshot: Mapping[str, Any]) -> str:
+    if snapshot.get("as_of"):
+        return f"as of {as_of_day(snapshot['as_of'])}"
+    return snapshot["taken_at"][:16].replace("T", " ")
+
+
 def print_diff(data: Mapping[str, Any]) -> None:
     """What moved between two snapshots."""
     a, b = data["a"], data["b"]
-    click.echo(
-        f"Snapshot {a['id']} ({a['taken_at'][:10]}) -> {b['id']} ({b['taken_at'][:10]})"
-    )
+    click.echo(f"Snapshot {a['id']} ({_when(a)}) -> {b['id']} ({_when(b)})")
     heading("Scores")
     print_table(
         ["level", "key", "title", "before", "after", "change", "status"],
