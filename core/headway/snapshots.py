@@ -1080,7 +1080,7 @@ def diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
                 "effort_after": new.get("effort"),
             }
         )
-    headline = ("id", "taken_at", "period", "score", "balance", "alignment")
+    headline = ("id", "taken_at", "as_of", "period", "score", "balance", "alignment")
     return {
         "a": {k: a["snapshot"].get(k) for k in headline},
         "b": {k: b["snapshot"].get(k) for k in headline},
