@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from pathlib import Path
 
 import click
 
+from . import checks as checks_module
+from . import snapshots
 from ._output import print_csv, print_json, print_table
+from ._views import (
+    print_checks,
+    print_diff,
+    print_explanation,
+    print_score,
+    print_snapshots,
+)
 from .cli import (
     App,
     exclusive,
@@ -19,8 +29,11 @@ from .cli import (
     store_path_for_query,
     sync_sources,
 )
-from .config import load_config
+from .config import Config, load_config
 from .errors import HeadwayError
+from .report import write_report
+from .rules import explain as explain_item
+from .rules import rule_set
 from .store import Store
 from .sync import check_sources
 from .workspace import write_demo, write_init
@@ -66,8 +79,38 @@ def demo(app: App, folder: str, seed: int) -> None:
         step(app, config)
 
 
+#: Days the demo scores "as of", building the history that insights compare.
+DEMO_HISTORY = (
+    date(2026, 7, 15),
+    date(2026, 7, 31),
+    date(2026, 8, 14),
+    date(2026, 8, 31),
+    date(2026, 9, 15),
+    date(2026, 9, 30),
+)
+
+
+def demo_score(app: App, config: Config) -> None:
+    """Score the demo through its quarter, then print the final scorecard."""
+    with app.store(config) as store:
+        for day in DEMO_HISTORY:
+            run = snapshots.score(config, store, app.plugins, as_of=day)
+    click.echo(
+        f"  snapshots:     {len(DEMO_HISTORY)}, scored as of "
+        f"{DEMO_HISTORY[0]:%d %b} to {DEMO_HISTORY[-1]:%d %b %Y}\n"
+    )
+    print_score(run.data)
+
+
+def demo_report(app: App, config: Config) -> None:
+    """Write the demo's HTML report beside its store and say where it is."""
+    with app.store(config) as store:
+        written = write_report(store, config=config)
+    click.echo(f"\nReport: {written.path}\n  open it in a browser to see the dashboard")
+
+
 #: What ``headway demo`` does after the sync, in order (scoring, the report).
-DEMO_STEPS: list = []
+DEMO_STEPS: list = [demo_score, demo_report]
 
 
 @click.command(name="plugins")
@@ -234,6 +277,200 @@ def state_reset(app: App, source: str, stream: str | None) -> None:
     click.echo(f"Dropped {dropped} cursor(s) of {source}; its next sync is a full one.")
 
 
+def _as_of(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+@click.command()
+@click.option("--team", help="Show this team's alignment only.")
+@click.option("--no-save", is_flag=True, help="Score without storing anything.")
+@click.option("--period", help="Score this period instead of [scorecard] period.")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Score as the store stood at the end of this day (YYYY-MM-DD).",
+)
+@click.option(
+    "--reclassify", is_flag=True, help="Classify every item again, ignoring the cache."
+)
+@json_option
+@pass_app
+def score(
+    app: App,
+    team: str | None,
+    no_save: bool,
+    period: str | None,
+    as_of: datetime | None,
+    reclassify: bool,
+    as_json: bool,
+) -> None:
+    """Classify work, score the scorecard and save a snapshot."""
+    config = app.config(period=period)
+    teams = [t.key for t in config.scorecard.teams]
+    if team:
+        snapshots.for_team({"teams": [], "allocations": []}, team, teams)
+    with app.store(config, create=False) as store:
+        run = snapshots.score(
+            config,
+            store,
+            app.plugins,
+            as_of=_as_of(as_of),
+            save=not no_save,
+            reclassify=reclassify,
+        )
+    data = snapshots.for_team(run.data, team, teams) if team else run.data
+    if as_json:
+        print_json(data)
+    else:
+        print_score(data)
+
+
+@click.command()
+@click.option(
+    "--snapshot",
+    "snapshot_id",
+    type=int,
+    help="The snapshot to show (default: the latest; `headway snapshots` lists them).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="The file to write, or a folder for headway-report.html "
+    "(default: headway-report.html beside the database).",
+)
+@pass_app
+def report(app: App, snapshot_id: int | None, output: str | None) -> None:
+    """Write the HTML dashboard of a snapshot: one self-contained file."""
+    config = app.config()
+    with app.store(config, create=False) as store:
+        written = write_report(store, output, snapshot_id, config=config)
+    click.echo(
+        f"Wrote {written.path.resolve()} (snapshot {written.snapshot_id}, "
+        f"{_size(written.size)})."
+    )
+
+
+def _size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
+@click.command(name="snapshots")
+@json_option
+@pass_app
+def snapshots_command(app: App, as_json: bool) -> None:
+    """List stored snapshots, oldest first."""
+    config = app.config()
+    with app.store(config, create=False) as store:
+        rows = snapshots.list_snapshots(store)
+    if as_json:
+        print_json(rows)
+    elif not rows:
+        click.echo("No snapshots yet; run `headway score`.")
+    else:
+        print_snapshots(rows)
+
+
+@click.command()
+@click.argument("first", type=int, required=False)
+@click.argument("second", type=int, required=False)
+@json_option
+@pass_app
+def diff(app: App, first: int | None, second: int | None, as_json: bool) -> None:
+    """Compare two snapshots (default: the last two; one ID: it and the latest)."""
+    config = app.config()
+    with app.store(config, create=False) as store:
+        a, b = snapshots.snapshot_pair(store, first, second)
+        data = snapshots.diff(
+            snapshots.load_snapshot(store, a), snapshots.load_snapshot(store, b)
+        )
+    if as_json:
+        print_json(data)
+    else:
+        print_diff(data)
+
+
+@click.command()
+@click.argument("item")
+@json_option
+@pass_app
+def explain(app: App, item: str, as_json: bool) -> None:
+    """Say where an item goes and why: ITEM is SOURCE:ID or SOURCE:KEY."""
+    config = app.config()
+    with app.store(config, create=False) as store:
+        data = explain_item(
+            store, rule_set(config.scorecard, app.plugins), app.plugins, item
+        )
+    if as_json:
+        print_json(data)
+    else:
+        print_explanation(data)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("measure")
+@click.argument("value", type=float)
+@click.option(
+    "--at", help="When the value was true: a date or an ISO time (default: now)."
+)
+@pass_app
+def record(app: App, measure: str, value: float, at: str | None) -> None:
+    """Record a value of a measure or key result that has no sql or metric."""
+    config = app.config()
+    moment = snapshots.parse_moment(at) if at else None
+    with app.store(config) as store:
+        row = snapshots.record_value(store, config.scorecard, measure, value, moment)
+    click.echo(f"Recorded {measure} = {value:g} at {row['at']}.")
+    if not row["in_period"]:
+        click.echo(
+            f"Note: that is outside the period {row['period']}, so scores of this "
+            "period do not use it.",
+            err=True,
+        )
+
+
+@click.command()
+@click.option("--strict", is_flag=True, help="Exit 1 when a check fails.")
+@json_option
+@pass_app
+def check(app: App, strict: bool, as_json: bool) -> None:
+    """Check the scorecard and the data: pass or fail per check, and a verdict."""
+    config = app.config()
+    results = checks_module.run_checks(config, app.plugins)
+    verdict = checks_module.verdict(results)
+    if as_json:
+        print_json(
+            {
+                "verdict": verdict,
+                "checks": [
+                    {"name": c.name, "passed": c.passed, "detail": c.detail}
+                    for c in results
+                ],
+            }
+        )
+    else:
+        print_checks(results, verdict)
+    if strict and verdict != "productive":
+        raise SystemExit(1)
+
+
 def all_commands() -> list[click.Command]:
     """headway's own commands, in the order ``--help`` lists them."""
-    return [init, demo, plugins_command, sync, query, state]
+    return [
+        init,
+        demo,
+        plugins_command,
+        sync,
+        score,
+        report,
+        snapshots_command,
+        diff,
+        explain,
+        record,
+        check,
+        query,
+        state,
+    ]

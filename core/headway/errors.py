@@ -135,6 +135,17 @@ class ScoringError(HeadwayError):
     """A measure or key result could not be evaluated."""
 
 
+class ReportError(HeadwayError):
+    """The HTML report cannot be written where it was asked to go.
+
+    :param path: the file the report was to be written to.
+    """
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(message)
+
+
 class UsageError(HeadwayError):
     """The command line was used wrongly in a way click cannot see."""
 

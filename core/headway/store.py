@@ -38,6 +38,7 @@ from .model import (
     Tombstone,
     WorkItem,
     format_utc,
+    to_utc,
 )
 from .secrets import redact
 
@@ -226,10 +227,167 @@ CREATE TABLE rejected (
 );
 """
 
+# What scoring writes. Snapshot rows are immutable (triggers refuse UPDATE);
+# `assignments` is a cache of classification per rule set, derived from
+# `items` and rewritten as items change. docs/store.md describes each column.
+_SNAPSHOT_TABLES = """
+CREATE INDEX items_parent ON items (source, parent) WHERE parent IS NOT NULL;
+CREATE TABLE snapshots (
+    id INTEGER PRIMARY KEY,
+    taken_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    as_of TEXT,
+    period TEXT NOT NULL,
+    period_start TEXT NOT NULL,
+    period_end TEXT NOT NULL,
+    expected REAL,
+    score REAL,
+    balance REAL,
+    alignment REAL,
+    overhead REAL,
+    unaligned REAL,
+    effort REAL NOT NULL DEFAULT 0,
+    items INTEGER NOT NULL DEFAULT 0,
+    rules_hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    config TEXT NOT NULL,
+    version TEXT NOT NULL
+);
+CREATE INDEX snapshots_taken_at ON snapshots (taken_at, id);
+CREATE TABLE scores (
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+    level TEXT NOT NULL,
+    key TEXT NOT NULL,
+    parent TEXT,
+    perspective TEXT,
+    title TEXT NOT NULL,
+    kind TEXT,
+    unit TEXT,
+    owner TEXT,
+    value_from TEXT,
+    value REAL,
+    start REAL,
+    target REAL,
+    achievement REAL,
+    expected REAL,
+    health REAL,
+    status TEXT NOT NULL,
+    score REAL,
+    weight REAL,
+    drives TEXT,
+    capacity REAL,
+    note TEXT,
+    position INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (snapshot_id, level, key)
+);
+CREATE TABLE allocations (
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+    team TEXT,
+    perspective TEXT,
+    objective TEXT,
+    category TEXT NOT NULL,
+    effort REAL NOT NULL,
+    items INTEGER NOT NULL
+);
+CREATE INDEX allocations_snapshot ON allocations (snapshot_id, team);
+CREATE TABLE insights (
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    message TEXT NOT NULL,
+    figures TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (snapshot_id, seq)
+);
+CREATE TABLE rule_sets (
+    rules_hash TEXT PRIMARY KEY,
+    rules TEXT NOT NULL,
+    classified_through INTEGER NOT NULL DEFAULT 0,
+    classified_at TEXT NOT NULL
+);
+CREATE TABLE assignments (
+    rules_hash TEXT NOT NULL,
+    source TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    objective TEXT,
+    category TEXT NOT NULL,
+    share REAL NOT NULL,
+    effort REAL NOT NULL,
+    reason TEXT NOT NULL,
+    rule INTEGER,
+    via TEXT NOT NULL,
+    depth INTEGER,
+    team TEXT,
+    occurred_at TEXT,
+    version INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX assignments_key
+    ON assignments (rules_hash, source, item_id, ifnull(objective, ''));
+CREATE TABLE manual_values (
+    measure TEXT NOT NULL,
+    at TEXT NOT NULL,
+    value REAL NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (measure, at)
+);
+CREATE TRIGGER snapshots_immutable BEFORE UPDATE ON snapshots
+BEGIN SELECT RAISE(ABORT, 'snapshots are immutable'); END;
+CREATE TRIGGER scores_immutable BEFORE UPDATE ON scores
+BEGIN SELECT RAISE(ABORT, 'snapshot scores are immutable'); END;
+CREATE TRIGGER allocations_immutable BEFORE UPDATE ON allocations
+BEGIN SELECT RAISE(ABORT, 'snapshot allocations are immutable'); END;
+CREATE TRIGGER insights_immutable BEFORE UPDATE ON insights
+BEGIN SELECT RAISE(ABORT, 'snapshot insights are immutable'); END;
+CREATE VIEW latest_snapshot AS
+SELECT * FROM snapshots ORDER BY taken_at DESC, id DESC LIMIT 1;
+CREATE VIEW latest_scores AS
+SELECT * FROM scores WHERE snapshot_id = (SELECT id FROM latest_snapshot);
+CREATE VIEW latest_allocations AS
+SELECT * FROM allocations WHERE snapshot_id = (SELECT id FROM latest_snapshot);
+CREATE VIEW team_alignment AS
+SELECT
+    snapshot_id,
+    team,
+    sum(effort) AS effort,
+    sum(CASE WHEN category = 'strategic' THEN effort ELSE 0 END)
+        / nullif(sum(effort), 0) AS alignment,
+    sum(CASE WHEN category = 'overhead' THEN effort ELSE 0 END)
+        / nullif(sum(effort), 0) AS overhead,
+    sum(CASE WHEN category = 'unaligned' THEN effort ELSE 0 END)
+        / nullif(sum(effort), 0) AS unaligned
+FROM allocations
+GROUP BY snapshot_id, team;
+CREATE VIEW unaligned_items AS
+SELECT
+    s.id AS snapshot_id,
+    i.source,
+    i.id,
+    i.key,
+    i.kind,
+    i.title,
+    i.url,
+    i.project,
+    a.team,
+    i.occurred_at,
+    i.effort,
+    a.reason
+FROM latest_snapshot AS s
+JOIN assignments AS a ON a.rules_hash = s.rules_hash AND a.category = 'unaligned'
+JOIN items AS i ON i.source = a.source AND i.id = a.item_id
+WHERE a.occurred_at >= s.period_start
+    AND a.occurred_at < min(s.period_end, coalesce(s.as_of, s.period_end));
+"""
+
 #: The schema, in order. Append; never edit a migration that has shipped.
 MIGRATIONS: list[Migration] = [
     Migration(
         1, "core tables: items, metrics, runs, sync_state, rejected", _sql(_CORE_TABLES)
+    ),
+    Migration(
+        2,
+        "snapshot tables: snapshots, scores, allocations, insights, assignments, "
+        "rule_sets, manual_values",
+        _sql(_SNAPSHOT_TABLES),
     ),
 ]
 
@@ -386,8 +544,12 @@ class Store:
     # ------------------------------------------------------------ transactions
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed on success, rolled back on any error."""
+    def transaction(self, *, rollback: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed on success, rolled back on any error.
+
+        :param rollback: roll back even on success (``headway score
+            --no-save`` computes with writes that must not stay).
+        """
         with self._errors():
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -396,7 +558,7 @@ class Store:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("COMMIT")
+            self.conn.execute("ROLLBACK" if rollback else "COMMIT")
 
     @contextlib.contextmanager
     def read_transaction(self) -> Iterator[sqlite3.Connection]:
@@ -773,6 +935,33 @@ def _attributes(values: Any) -> str:
             f"{MAX_ATTRIBUTES:,}; keep only the fields that matter"
         )
     return text
+
+
+def item_from_row(row: Mapping[str, Any]) -> WorkItem:
+    """The work item an ``items`` row holds (the inverse of :func:`item_row`)."""
+    return WorkItem(
+        id=row["id"],
+        kind=row["kind"],
+        title=row["title"],
+        source=row["source"],
+        key=row["key"],
+        url=row["url"],
+        project=row["project"],
+        team=row["team"],
+        people=json.loads(row["people"] or "[]"),
+        status=row["status"],
+        state=row["state"],
+        created_at=to_utc(row["created_at"]),
+        updated_at=to_utc(row["updated_at"]),
+        closed_at=to_utc(row["closed_at"]),
+        occurred_at=to_utc(row["occurred_at"]),
+        effort=row["effort"],
+        points=row["points"],
+        value=row["value"],
+        labels=json.loads(row["labels"] or "[]"),
+        parent=row["parent"],
+        attributes=json.loads(row["attributes"] or "{}"),
+    )
 
 
 def _type(value: Any) -> str:
