@@ -9,7 +9,10 @@ code has no hooks for this: the launcher wraps the store's methods.
 ``HEADWAY_TEST_PAUSE`` is ``STREAM:N:STAGE``: the N-th page of that stream
 written by this process, paused ``items`` (its items written, its state
 not yet) or ``commit`` (everything written, not yet committed); or
-``finish:1:commit``, the transaction recording how the run ended.
+``finish:1:commit``, the transaction recording how the run ended; or
+``score:1:commit``, the first transaction of ``headway score`` (any
+command that takes the store's lock for another purpose than a sync, by
+that purpose).
 
 ``HEADWAY_TEST_MAX_PAGES=N`` lets the store grow by N database pages after
 it is opened, and no more: a disk that fills up during the sync.
@@ -53,6 +56,7 @@ def _install_pause(cue: _Cue) -> None:
     insert_items = Store._insert_items
     finish_run = Store.finish_run
     transaction = Store.transaction
+    acquire_lock = Store.acquire_lock
 
     def paused_write_page(self: Store, source: str, run_id: int, page: Any) -> Any:
         cue.enter(page.stream)
@@ -73,9 +77,14 @@ def _install_pause(cue: _Cue) -> None:
         finally:
             cue.armed = False
 
+    def paused_acquire_lock(self: Store, purpose: str = "sync") -> None:
+        acquire_lock(self, purpose)
+        if purpose != "sync":
+            cue.enter(purpose.replace(" ", "-"))
+
     @contextlib.contextmanager
-    def paused_transaction(self: Store) -> Iterator[Any]:
-        with transaction(self) as conn:
+    def paused_transaction(self: Store, **options: Any) -> Iterator[Any]:
+        with transaction(self, **options) as conn:
             yield conn
             cue.pause("commit")
 
@@ -83,6 +92,7 @@ def _install_pause(cue: _Cue) -> None:
     Store._insert_items = paused_insert_items  # type: ignore[method-assign]
     Store.finish_run = paused_finish_run  # type: ignore[method-assign]
     Store.transaction = paused_transaction  # type: ignore[method-assign]
+    Store.acquire_lock = paused_acquire_lock  # type: ignore[method-assign]
 
 
 def _limit_growth(pages: int) -> None:
