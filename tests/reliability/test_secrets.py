@@ -4,10 +4,12 @@ The four first-party connectors are configured with known fake tokens and
 run through the real command line at ``-vv``: a good sync, then syncs (and
 ``sync --check``) against services that answer 401 or 500 with the whole
 request echoed back in the body, the headers and form bodies that carry the
-tokens included. Then the store's files (database, ``-wal``, ``-shm``,
-lock), stdout and stderr (where the logs go) of every command are searched
-for each token, plain and in the forms it travels in: URL-encoded,
-JSON-escaped, base64, and Jira's basic-auth header.
+tokens included; then score, report and the other commands. Then the
+store's files (database with the snapshot's stored config, ``-wal``,
+``-shm``, lock), the HTML report, and stdout and stderr (where the logs go)
+of every command are searched for each token, plain and in the forms it
+travels in: URL-encoded, JSON-escaped, base64, and Jira's basic-auth
+header.
 """
 
 from __future__ import annotations
@@ -63,6 +65,30 @@ SECRET_NAMES = (
     "SF_CLIENT_SECRET",
     "SF_REFRESH_TOKEN",
 )
+
+
+#: A scorecard for the synced items, so that score and report have work.
+SCORECARD: dict[str, Any] = {
+    "scorecard": {"name": "Secrets", "period": "2026-Q1"},
+    "objectives": [
+        {"id": "P1", "perspective": "process", "title": "Ship", "owner": "a@x.com"},
+        {"id": "C1", "perspective": "customer", "title": "Sell", "owner": "b@x.com"},
+    ],
+    "measures": [
+        {
+            "id": "P1.done",
+            "objective": "P1",
+            "baseline": 0,
+            "target": 10,
+            "sql": "select count(*) from items where state = 'done'",
+        }
+    ],
+    "rules": [
+        {"objective": "P1", "kind": ["issue", "pull_request"]},
+        {"objective": "C1", "kind": "opportunity"},
+        {"category": "overhead", "kind": "meeting"},
+    ],
+}
 
 
 def forms(secret: str) -> dict[str, str]:
@@ -128,10 +154,7 @@ class Workspace:
             source.harness.serve(fake, self.data[source.name])
             table = {"plugin": source.harness.connector, **self.options(source, fake)}
             sources[source.name] = table
-        config = {
-            "scorecard": {"name": "Secrets", "period": "2026-Q1"},
-            "sources": sources,
-        }
+        config = {**SCORECARD, "sources": sources}
         (folder / "headway.toml").write_text(tomli_w.dumps(config))
 
     @staticmethod
@@ -232,12 +255,21 @@ def test_no_token_in_any_output_or_file_even_when_services_echo_requests(
             assert MASK in refused.stderr and MASK in checked.stdout, refused.stderr
 
     for args in (
+        ("score",),
+        ("report", "-o", "report.html"),
+        ("snapshots",),
+        ("explain", "jira:PLAT-1"),
+        ("check",),
         ("state", "show"),
         ("query", "select * from runs"),
         ("query", "select * from rejected"),
+        ("query", "select config from snapshots"),
         ("plugins",),
     ):
-        assert workspace.headway(*args).returncode == 0
+        assert workspace.headway(*args).returncode == 0, args
+    assert (workspace.folder / "report.html").stat().st_size > 10_000
+    stored = workspace.outputs[-4][1]  # the snapshot's stored config, queried
+    assert "${JIRA_API_TOKEN}" in stored and "${SF_REFRESH_TOKEN}" in stored
 
     leaks = [
         f"{name} ({form}) in {place}"
