@@ -141,12 +141,12 @@ LAUNCHER = Path(__file__).with_name("launcher.py")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def paused_sync(folder: Path, where: str) -> subprocess.Popen:
-    """A sync that stops inside a page's transaction (the test-only launcher)
-    and says so on a pipe; returns it once it is there."""
+def paused_sync(folder: Path, where: str, command: str = "sync") -> subprocess.Popen:
+    """A sync (or another command) that stops inside a transaction (the
+    test-only launcher) and says so on a pipe; returns it once it is there."""
     read, write = os.pipe()
     process = subprocess.Popen(
-        [sys.executable, str(LAUNCHER), "sync"],
+        [sys.executable, str(LAUNCHER), command],
         cwd=folder,
         env={
             **os.environ,
@@ -204,3 +204,75 @@ def test_during_a_sync_reads_see_the_last_committed_state_and_writes_are_refused
         assert "Traceback" not in refused.stderr
     after = counts(tmp_path / "headway.db")
     assert after == {"tickets": 100}
+
+
+SCORED = """
+[[objectives]]
+id = "P1"
+perspective = "process"
+title = "Ship the platform"
+
+[[measures]]
+id = "P1.done"
+objective = "P1"
+baseline = 0
+target = 500
+sql = "select count(*) from items where source = 'tickets'"
+
+[[rules]]
+objective = "P1"
+source = "tickets"
+"""
+
+
+@pytest.mark.slow
+def test_score_during_a_sync_is_refused_clearly_and_scores_one_state_after(tmp_path):
+    (tmp_path / "headway.toml").write_text(CONFIG.split("[sources.deals]")[0] + SCORED)
+    sync = paused_sync(tmp_path, "jira:3:commit")
+    try:
+        during = run(tmp_path, "score", "--json")
+    finally:
+        sync.kill()
+        sync.wait(timeout=30)
+        sync.stderr.close()
+
+    assert during.returncode == 1
+    assert "another headway run holds the store" in during.stderr
+    assert "(sync, pid " in during.stderr and "Traceback" not in during.stderr
+    db = tmp_path / "headway.db"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM snapshots").fetchone() == (0,)
+
+    after = run(tmp_path, "score", "--json")
+    assert after.returncode == 0, after.stderr
+    with sqlite3.connect(db) as conn:
+        (value,) = conn.execute(
+            "SELECT value FROM scores WHERE level = 'measure' AND key = 'P1.done'"
+        ).fetchone()
+    assert value == 100  # the two committed pages, not the one in flight
+
+
+@pytest.mark.slow
+def test_a_sync_during_score_is_refused_clearly_and_the_snapshot_is_whole(tmp_path):
+    (tmp_path / "headway.toml").write_text(CONFIG.split("[sources.deals]")[0] + SCORED)
+    assert run(tmp_path, "sync").returncode == 0
+    score = paused_sync(tmp_path, "score:1:commit", command="score")
+    try:
+        during = run(tmp_path, "sync", "--full")
+        reading = run(tmp_path, "query", "select count(*) from snapshots", "--csv")
+    finally:
+        score.kill()
+        score.wait(timeout=30)
+        score.stderr.close()
+
+    assert during.returncode == 1
+    assert "another headway run holds the store" in during.stderr
+    assert "(score, pid " in during.stderr and "Traceback" not in during.stderr
+    assert reading.returncode == 0 and reading.stdout == "count(*)\n0\n"
+    db = tmp_path / "headway.db"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        # The score killed inside its transaction left nothing half-written.
+        assert conn.execute("SELECT count(*) FROM snapshots").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM scores").fetchone() == (0,)
+    assert run(tmp_path, "score").returncode == 0
