@@ -54,6 +54,12 @@ class Raising:
     def register_measures(self, register: Callable[..., None]) -> None:
         self.fail("register_measures")
 
+        def value(context: Any) -> float:
+            self.fail("measure_function")
+            return 1.0
+
+        register("broken.value", value)
+
     @hookimpl
     def register_commands(self, cli: click.Group) -> None:
         self.fail("register_commands")
@@ -144,34 +150,53 @@ def test_a_registration_hook_that_raises_leaves_that_plugin_out_and_the_rest_wor
         assert "broken-connector" not in broken.connectors()
 
 
-@pytest.mark.parametrize("broken", ["classify_item"], indirect=True)
-def test_a_classifier_that_raises_is_skipped_for_that_item_and_reported(
-    broken: Plugins, tmp_path: Path
+SCORED = """
+[[objectives]]
+id = "C1"
+perspective = "customer"
+title = "Win deals"
+
+[[measures]]
+id = "C1.value"
+objective = "C1"
+target = 10
+function = "broken.value"
+"""
+
+
+@pytest.mark.parametrize(
+    "broken", ["classify_item", "snapshot_saved", "measure_function"], indirect=True
+)
+def test_a_scoring_hook_that_raises_is_reported_and_the_score_goes_on_without_it(
+    broken: Plugins, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    item = WorkItem("1", "issue")
+    hook = request.node.callspec.params["broken"]
+    (tmp_path / "headway.toml").write_text(DEMO + SCORED)
+    assert run(broken, tmp_path, "sync").exit_code == 0
 
-    assert broken.classify(item, None) is None
+    scored = run(broken, tmp_path, "score", "--json")
 
-    assert listed_error(broken, tmp_path) == (
-        "classify_item failed: RuntimeError: boom in classify_item"
-    )
-
-
-@pytest.mark.parametrize("broken", ["snapshot_saved"], indirect=True)
-def test_a_snapshot_hook_that_raises_is_reported_and_nothing_else_happens(
-    broken: Plugins, tmp_path: Path
-) -> None:
-    from datetime import UTC, datetime
-
-    snapshot = Snapshot(
-        1, datetime(2026, 10, 1, tzinfo=UTC), "2026-Q4", 50.0, 90.0, 0.5, "h"
-    )
-
-    broken.snapshot_saved(snapshot, db=None)
-
-    assert listed_error(broken, tmp_path) == (
-        "snapshot_saved failed: RuntimeError: boom in snapshot_saved"
-    )
+    assert scored.exit_code == 0, scored.output
+    assert "Traceback" not in scored.output
+    if hook == "measure_function":
+        assert (
+            "function broken.value (plugin broken) failed: RuntimeError: boom in "
+            "measure_function" in scored.stderr
+        )
+    else:
+        assert f"plugin broken: {hook} failed: RuntimeError: boom in {hook}" in (
+            scored.stderr
+        )
+        assert listed_error(broken, tmp_path) == (
+            f"{hook} failed: RuntimeError: boom in {hook}"
+        )
+    listed = run(broken, tmp_path, "snapshots", "--json")
+    assert len(json.loads(listed.stdout)) == 1, "the snapshot is stored"
+    with sqlite3.connect(tmp_path / "headway.db") as conn:
+        unaligned = conn.execute(
+            "SELECT count(*) FROM allocations WHERE category = 'unaligned'"
+        ).fetchone()[0]
+    assert unaligned, "items no rule or plugin claimed count as unaligned"
 
 
 @pytest.fixture
