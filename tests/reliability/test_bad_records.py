@@ -17,7 +17,7 @@ from headway_sdk import FakeClock
 from headway_sdk.testing import FakeApi, FakeResponse, run_source, stored_items
 
 from .faults import FaultPlan
-from .sources import NOT_UTF8_BYTES, SOURCES, Source
+from .sources import SOURCES, Source
 
 CASES = [(source, variant) for source in SOURCES for variant in source.bad]
 
@@ -136,8 +136,3 @@ def test_unknown_fields_of_a_record_are_kept_in_its_attributes(
     for part in where.split("."):
         node = node[part]
     assert node == value
-
-
-def test_bytes_that_are_not_utf8_are_what_the_tests_send() -> None:
-    with pytest.raises(UnicodeDecodeError):
-        NOT_UTF8_BYTES.decode("utf-8")
