@@ -9,6 +9,7 @@ traceback (``HEADWAY_DEBUG=1`` shows one for everything).
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import sqlite3
@@ -238,6 +239,10 @@ def _core_commands() -> list[click.Command]:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``headway`` script."""
     cli = build_cli(get_plugins())
+    # What starting made (modules, classes, plugins) lives as long as the
+    # process. Frozen, the collector stops scanning it over and over during
+    # a long sync, where parsing pages of JSON makes it run every few pages.
+    gc.freeze()
     cli.main(args=list(argv) if argv is not None else None, prog_name="headway")
 
 

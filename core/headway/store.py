@@ -647,6 +647,10 @@ class Store:
                 "VALUES (?, ?, ?, 'running', ?, ?)",
                 (source, plugin, now_text(), int(full), os.getpid()),
             )
+            # Parts of a sweep that an earlier run of this connection never
+            # finished (its listing stopped) must not keep items now.
+            conn.execute(_KEEP_TABLE)
+            conn.execute("DELETE FROM temp.sweep_keep WHERE source = ?", (source,))
         return int(cursor.lastrowid)  # type: ignore[arg-type]
 
     def finish_run(
@@ -1153,20 +1157,34 @@ def _apply_sweep(
             params.append(value)
         else:
             raise ValueError(f"a sweep cannot be scoped by {name!r}")
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS sweep_keep (id TEXT PRIMARY KEY)")
-    conn.execute("DELETE FROM temp.sweep_keep")
+    # The ids to keep wait in a temporary table: on disk, like SQLite's
+    # other temporary data, so a listing of millions of ids sent page by
+    # page (final=False) holds none of them in memory.
+    scope = json.dumps(dict(sweep.scope), sort_keys=True, default=str)
+    conn.execute(_KEEP_TABLE)
     conn.executemany(
-        "INSERT OR IGNORE INTO temp.sweep_keep (id) VALUES (?)",
-        ((i,) for i in sweep.keep),
+        "INSERT OR IGNORE INTO temp.sweep_keep (source, scope, id) VALUES (?, ?, ?)",
+        ((source, scope, i) for i in sweep.keep),
     )
+    if not sweep.final:
+        return 0
     cursor = conn.execute(
         f"UPDATE items SET deleted_at = ?, synced_at = ?, run_id = ? "
-        f"WHERE {' AND '.join(conditions)} "
-        "AND id NOT IN (SELECT id FROM temp.sweep_keep)",
-        [now, now, run_id, *params],
+        f"WHERE {' AND '.join(conditions)} AND NOT EXISTS (SELECT 1 FROM "
+        "temp.sweep_keep AS k WHERE k.source = ? AND k.scope = ? AND k.id = items.id)",
+        [now, now, run_id, *params, source, scope],
     )
-    conn.execute("DELETE FROM temp.sweep_keep")
+    conn.execute(
+        "DELETE FROM temp.sweep_keep WHERE source = ? AND scope = ?", (source, scope)
+    )
     return cursor.rowcount
+
+
+_KEEP_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS sweep_keep (source TEXT NOT NULL, "
+    "scope TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (source, scope, id)) "
+    "WITHOUT ROWID"
+)
 
 
 # ---------------------------------------------------------------- checks

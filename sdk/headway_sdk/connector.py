@@ -411,12 +411,14 @@ class HttpStream(Stream):
     def _walk(self, partition: str, run: CursorRun, reset: bool) -> Iterator[Page]:
         paginator = self.paginator()
         request = self.request(partition, run)
+        scope = self.sweep_scope(partition)
         first = True
         for page in paginator.walk(self.client, request, self.extract, run.position):
             records = self.parse(page, partition)
             run.observe(page, records)
+            records += run.marks(records, scope)
             if page.last:
-                records += run.closing(self.sweep_scope(partition))
+                records += run.closing(scope)
             yield Page(
                 records,
                 stream=self.name,

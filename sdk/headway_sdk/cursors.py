@@ -50,7 +50,13 @@ class CursorRun:
     - ``token``: the saved sync token, ``None`` for a full listing;
     - ``position``: where to resume the listing (full refresh);
     - ``full``: whether this run lists everything (no ``since``, no token);
-    - ``reset``: the saved state must be dropped with the first page.
+    - ``reset``: the saved state must be dropped with the first page;
+    - ``sweeps``: whether this run's listing ends with a :class:`Sweep`.
+
+    A run that sweeps holds no ids: each page sends its own to the store
+    (:meth:`marks`, a ``Sweep(final=False)``), and the last page sends the
+    final sweep (:meth:`closing`), so memory does not grow with the
+    listing.
     """
 
     since: datetime | None = None
@@ -58,26 +64,37 @@ class CursorRun:
     position: Any = None
     full: bool = True
     reset: bool = False
-
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
+    sweeps: bool = False
 
     def observe(self, page: PageResult, records: list[Record]) -> None:
         """Watch a page's answer and the records parsed from it."""
-        for record in records:
-            if isinstance(record, WorkItem):
-                self.seen.add(record.id)
 
     def state(self, page: PageResult) -> CursorState | None:
         """The state to save with ``page`` (``None``: leave the saved one)."""
         return None
 
-    def closing(self, scope: Mapping[str, Any] | None) -> list[Record]:
-        """Records to add to the last page (a :class:`Sweep` after a full listing).
+    def marks(
+        self, records: list[Record], scope: Mapping[str, Any] | None
+    ) -> list[Record]:
+        """Records to add to every page: the ids of its work items, as a part
+        of the closing sweep, when this run sweeps.
 
         :param scope: the stream partition's sweep scope; ``None`` never sweeps.
         """
-        return []
+        if scope is None or not self.sweeps:
+            return []
+        ids = [record.id for record in records if type(record) is WorkItem]
+        return [Sweep(keep=ids, scope=dict(scope), final=False)] if ids else []
+
+    def closing(self, scope: Mapping[str, Any] | None) -> list[Record]:
+        """Records to add to the last page: the final :class:`Sweep` of a run
+        that sweeps, which keeps every id its pages' :meth:`marks` named.
+
+        :param scope: the stream partition's sweep scope; ``None`` never sweeps.
+        """
+        if scope is None or not self.sweeps:
+            return []
+        return [Sweep(keep=(), scope=dict(scope))]
 
     def expired(self, error: HttpError) -> bool:
         """Whether ``error`` means the saved state is stale: start afresh."""
@@ -146,7 +163,6 @@ class WatermarkRun(CursorRun):
     """A :class:`WatermarkCursor`'s run: ``since`` is where reading starts."""
 
     def __init__(self, cursor: WatermarkCursor, mark: datetime | None, now: datetime):
-        super().__init__()
         self.cursor = cursor
         #: The watermark saved by earlier runs, if any.
         self.mark = mark
@@ -159,7 +175,6 @@ class WatermarkRun(CursorRun):
 
     def observe(self, page: PageResult, records: list[Record]) -> None:
         """Track the newest updated-at time among the page's records."""
-        super().observe(page, records)
         for record in records:
             value = self._time_of(record)
             if value is not None and (self.newest is None or value > self.newest):
@@ -219,16 +234,15 @@ class SyncTokenRun(CursorRun):
     """A :class:`SyncTokenCursor`'s run: ``token`` is what to send, if any."""
 
     def __init__(self, cursor: SyncTokenCursor, token: str | None):
-        super().__init__()
         self.cursor = cursor
         self.token = token
         self.full = token is None
+        self.sweeps = self.full
         #: The token the listing's last page returned.
         self.next_token: str | None = None
 
     def observe(self, page: PageResult, records: list[Record]) -> None:
-        """Remember ids seen, and the new token when the page has one."""
-        super().observe(page, records)
+        """Remember the new token when the page has one."""
         token = (
             page.response.data.get(self.cursor.token_path)
             if isinstance(page.response.data, Mapping)
@@ -249,12 +263,6 @@ class SyncTokenRun(CursorRun):
             )
             return None
         return {"sync_token": self.next_token}
-
-    def closing(self, scope: Mapping[str, Any] | None) -> list[Record]:
-        """After a full listing, a sweep of the items it did not return."""
-        if not self.full or scope is None:
-            return []
-        return [Sweep(keep=frozenset(self.seen), scope=dict(scope))]
 
     def expired(self, error: HttpError) -> bool:
         """A 410 (by default) on a request that sent a token."""
@@ -290,9 +298,10 @@ class FullRefreshRun(CursorRun):
     """A :class:`FullRefreshCursor`'s run: ``position`` is where to resume."""
 
     def __init__(self, position: Any):
-        super().__init__()
         self.position = position
         self.resumed = position is not None
+        # A resumed listing did not see the pages before the interruption.
+        self.sweeps = not self.resumed
 
     def state(self, page: PageResult) -> CursorState | None:
         """The next page's position; ``complete`` after the last page."""
@@ -304,9 +313,3 @@ class FullRefreshRun(CursorRun):
             # interruption then restarts from the position saved before.
             return None
         return {"complete": False, "position": position}
-
-    def closing(self, scope: Mapping[str, Any] | None) -> list[Record]:
-        """A sweep of the items not seen, unless this listing was resumed."""
-        if self.resumed or scope is None:
-            return []
-        return [Sweep(keep=frozenset(self.seen), scope=dict(scope))]

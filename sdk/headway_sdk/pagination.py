@@ -16,7 +16,8 @@ Five styles cover the APIs headway meets:
   or short page, or when the body says there are no more.
 
 Every walk is guarded: a request the walk already sent (the same next URL,
-token, offset or page number) and a page identical to the one before raise
+token, offset or page number, among its latest :data:`LOOP_WINDOW`) and a
+page identical to the one before raise
 :class:`~headway_sdk.errors.PaginationError` instead of looping for ever,
 and so does going past ``max_pages``.
 
@@ -45,6 +46,8 @@ Extract = Callable[["HttpResponse"], list[Any]]
 
 #: Pages one listing may have unless told otherwise: a safety net, not a plan.
 DEFAULT_MAX_PAGES = 10_000
+#: How many of the latest requests of a walk the loop guard remembers.
+LOOP_WINDOW = 1_000
 
 
 @attrs.frozen
@@ -111,7 +114,10 @@ class Paginator:
             in a row, or more than ``max_pages`` pages.
         """
         current: Request | None = self.first(request, position)
-        seen: set[Hashable] = set()
+        # The latest requests only, in order: a loop comes back within a few
+        # pages, and a listing of millions of items must not keep a key for
+        # each of its pages; a longer cycle still ends at max_pages.
+        seen: dict[Hashable, None] = {}
         previous: list[Any] = []
         number = 0
         while current is not None:
@@ -124,7 +130,9 @@ class Paginator:
                     "the service keeps pointing back, so the source stops instead "
                     "of reading for ever"
                 )
-            seen.add(key)
+            seen[key] = None
+            if len(seen) > LOOP_WINDOW:
+                del seen[next(iter(seen))]
             number += 1
             if number > self.max_pages:
                 raise PaginationError(

@@ -150,6 +150,54 @@ def test_tombstones_and_sweeps_mark_items_deleted_without_dropping_them(store):
     ).fetchone() == (None,)
 
 
+def test_a_sweep_sent_in_parts_keeps_the_ids_of_every_part(store):
+    run = store.start_run("src", "test")
+    items = [item(str(i), project="A" if i < 6 else "B") for i in range(8)]
+    store.write_page("src", run, Page(items))
+
+    # A listing of project A, page by page: 0 and 1, then 2, then the end.
+    first = store.write_page(
+        "src", run, Page([Sweep(keep={"0", "1"}, scope={"project": "A"}, final=False)])
+    )
+    store.write_page(
+        "src", run, Page([Sweep(keep={"2"}, scope={"project": "A"}, final=False)])
+    )
+    # A part of another scope does not keep anything in project A.
+    store.write_page(
+        "src", run, Page([Sweep(keep={"3"}, scope={"project": "B"}, final=False)])
+    )
+    last = store.write_page(
+        "src", run, Page([Sweep(keep={"4"}, scope={"project": "A"})])
+    )
+
+    assert first.tombstones == 0
+    assert last.tombstones == 2  # 3 and 5: project A, in no part
+    deleted = store.conn.execute(
+        "SELECT id FROM items WHERE deleted_at IS NOT NULL ORDER BY id"
+    ).fetchall()
+    assert deleted == [("3",), ("5",)]
+    # The parts were used up: a new listing of A starts from nothing.
+    again = store.write_page(
+        "src", run, Page([Sweep(keep={"0"}, scope={"project": "A"})])
+    )
+    assert again.tombstones == 3  # 1, 2 and 4
+
+
+def test_the_parts_of_an_unfinished_sweep_are_forgotten_by_the_next_run(store):
+    run = store.start_run("src", "test")
+    store.write_page("src", run, Page([item("1"), item("2")]))
+    store.write_page("src", run, Page([Sweep(keep={"1", "2"}, final=False)]))
+    store.finish_run(run, "partial")
+
+    later = store.start_run("src", "test")
+    counts = store.write_page("src", later, Page([Sweep(keep={"1"})]))
+
+    assert counts.tombstones == 1
+    assert store.conn.execute(
+        "SELECT id FROM items WHERE deleted_at IS NOT NULL"
+    ).fetchall() == [("2",)]
+
+
 def test_bad_records_are_set_aside_and_the_rest_of_the_page_is_kept(store):
     run = store.start_run("src", "test")
     bad_text = item("2", title="caf\udce9")  # not encodable as UTF-8

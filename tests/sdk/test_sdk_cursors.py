@@ -387,3 +387,42 @@ def test_full_flag_ignores_saved_state(full):
     run = WatermarkCursor().begin(saved, now=NOW, full=full)
     assert (run.mark is None) is full
     assert DEFAULT_PARTITION == ""
+
+
+@pytest.mark.parametrize(
+    ("cursor", "saved", "sweeps"),
+    [
+        (FullRefreshCursor(), None, True),
+        (FullRefreshCursor(), {"complete": False, "position": "p3"}, False),
+        (SyncTokenCursor(), None, True),
+        (SyncTokenCursor(), {"sync_token": "s1"}, False),
+        (WatermarkCursor(), None, False),
+    ],
+    ids=["full-refresh", "resumed", "token-first", "token-changes", "watermark"],
+)
+def test_a_sweeping_run_hands_each_pages_ids_on_and_keeps_none(
+    cursor: Any, saved: Any, sweeps: bool
+) -> None:
+    run = cursor.begin(saved, now=NOW)
+    scope = {"kind": "meeting"}
+    pages = [
+        [WorkItem(id="a", kind="meeting"), Tombstone("x")],
+        [WorkItem(id="b", kind="meeting"), WorkItem(id="c", kind="meeting")],
+    ]
+
+    marks = [run.marks(records, scope) for records in pages]
+    closing = run.closing(scope)
+
+    assert run.sweeps is sweeps
+    assert not hasattr(run, "seen")
+    if not sweeps:
+        assert marks == [[], []] and closing == []
+        return
+    assert [[(set(s.keep), s.final) for s in part] for part in marks] == [
+        [({"a"}, False)],
+        [({"b", "c"}, False)],
+    ]
+    assert [(set(s.keep), dict(s.scope), s.final) for s in closing] == [
+        (set(), scope, True)
+    ]
+    assert run.marks(pages[0], None) == [] and run.closing(None) == []

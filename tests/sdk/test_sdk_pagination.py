@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from headway_sdk import (
     PaginationError,
     Request,
     RetryPolicy,
+    pagination,
 )
 from headway_sdk.testing import ANY, FakeApi, FakeResponse
 
@@ -236,6 +238,32 @@ def test_next_token_repeated_is_a_loop(fake_api, clock):
     )
     with pytest.raises(PaginationError, match="token 'A'"):
         walk(fake_api, clock, NextTokenPaginator(token_path="next", param="cursor"))
+
+
+def test_the_loop_guard_remembers_the_latest_requests_only(
+    fake_api, clock, monkeypatch
+):
+    # A cycle longer than the window is left to max_pages: the guard keeps
+    # no key per page of a listing of millions.
+    monkeypatch.setattr(pagination, "LOOP_WINDOW", 2)
+    tokens = ["A", "B", "C", "A", "B", "C", "A"]
+    fake_api.add(
+        "GET", "/list", FakeResponse(json={"items": [{"id": 0}], "next": "A"}), query={}
+    )
+    for number, (token, following) in enumerate(itertools.pairwise(tokens), 1):
+        fake_api.add(
+            "GET",
+            "/list",
+            FakeResponse(json={"items": [{"id": number}], "next": following}),
+            query={"cursor": token},
+        )
+
+    with pytest.raises(PaginationError, match="more than 7 pages"):
+        walk(
+            fake_api,
+            clock,
+            NextTokenPaginator(token_path="next", param="cursor", max_pages=7),
+        )
 
 
 def test_next_token_in_a_post_body(fake_api, clock):

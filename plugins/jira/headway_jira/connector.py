@@ -16,6 +16,8 @@ Two streams read a source:
 from __future__ import annotations
 
 import functools
+import json
+import sqlite3
 import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -70,6 +72,12 @@ CENSUS_PAGE_DC = 1000
 #: UTC offsets reach down to -12 h: formatted in UTC, a JQL time read in an
 #: unknown zone may mean up to this much later.
 UNKNOWN_ZONE_MARGIN = timedelta(hours=12)
+
+#: The ledger of one pass keeps this much of itself in memory; the rest is
+#: in a temporary file.
+_LEDGER_CACHE_KIB = 1024
+#: What a full listing or a census covers, for its sweep.
+_SWEEP_SCOPE = {"kind": "issue"}
 
 _ORDER = " ORDER BY updated ASC, key ASC"
 # Creation times never change: ordered by them, edits do not shift a census.
@@ -465,6 +473,7 @@ class IssuesStream(HttpStream):
         expand = "changelog" if self.config.changelog else None
         since, until = run.since, None
         cap: datetime | None = None
+        listed = 0
 
         for number in range(1, MAX_PASSES + 1):
             shifts = _Shifts(since)
@@ -474,33 +483,40 @@ class IssuesStream(HttpStream):
                 size=self.config.page_size,
                 expand=expand,
             )
-            for page in paginator.walk(self.client, request, self.extract):
-                records = self.parse(page, partition)
-                if mapper.epic_field:
-                    records = self._link_epics(records)
-                shifted = shifts.observe(page, records)
-                if shifted is not None:
-                    # Until a pass reads again from here, no state may let
-                    # the next sync start after it.
-                    mark = shifted + self.config.lookback
-                    cap = mark if cap is None else min(cap, mark)
-                run.observe(page, records)
-                final = page.last and shifts.start is None
-                if final:
-                    cap = None
-                    if run.full and run.seen:
-                        records.append(
-                            Sweep(keep=frozenset(run.seen), scope={"kind": "issue"})
-                        )
-                        connector.listed_all = run.started
-                yield Page(
-                    records,
-                    stream=self.name,
-                    partition=partition,
-                    state=_state(run, page, cap, selection),
-                )
-                if self.context.stop.is_set():
-                    return
+            try:
+                for page in paginator.walk(self.client, request, self.extract):
+                    records = self.parse(page, partition)
+                    if mapper.epic_field:
+                        records = self._link_epics(records)
+                    shifted = shifts.observe(page, records)
+                    if shifted is not None:
+                        # Until a pass reads again from here, no state may
+                        # let the next sync start after it.
+                        mark = shifted + self.config.lookback
+                        cap = mark if cap is None else min(cap, mark)
+                    run.observe(page, records)
+                    if run.full:
+                        # A full listing sweeps when it is done: each page
+                        # hands its ids to the store instead of keeping them.
+                        ids = [r.id for r in records if type(r) is WorkItem]
+                        listed += len(ids)
+                        if ids:
+                            records.append(Sweep(ids, _SWEEP_SCOPE, final=False))
+                    if page.last and shifts.start is None:
+                        cap = None
+                        if run.full and listed:
+                            records.append(Sweep((), _SWEEP_SCOPE))
+                            connector.listed_all = run.started
+                    yield Page(
+                        records,
+                        stream=self.name,
+                        partition=partition,
+                        state=_state(run, page, cap, selection),
+                    )
+                    if self.context.stop.is_set():
+                        return
+            finally:
+                shifts.close()
             if shifts.start is None:
                 return
             if number < MAX_PASSES:
@@ -564,33 +580,35 @@ class _Shifts:
 
     def __init__(self, since: datetime | None):
         self.since = since
-        # Each id's first page, and each page's earliest update: one small
-        # int a listed issue, not a time, since a first sync lists them all.
-        self.page_of: dict[str, int] = {}
-        self.page_floor: list[datetime | None] = []
         self.start: datetime | None = None
         self.reason = ""
+        self._ledger = _Ledger()
+        self._pages = 0
         self._total: int | None = None
         self._last: datetime | None = since
 
     def observe(self, page: PageResult, records: list[Any]) -> datetime | None:
         """Watch one page; the earliest possible slide, if this page shows one."""
         found: datetime | None = None
-        page_of, floors = self.page_of, self.page_floor
-        index = len(floors)
+        index = self._pages
+        self._pages += 1
         floor: datetime | None = None
+        ids = []
         for record in records:
             if type(record) is not WorkItem:
                 continue
+            ids.append(record.id)
             updated = record.updated_at
             if updated is not None and (floor is None or updated < floor):
                 floor = updated
-            first = page_of.setdefault(record.id, index)
-            if first != index:
-                # What slid past was after this issue's old place.
-                self.reason = f"issue {record.key} came twice"
-                found = _earliest(found, floors[first], self.since)
-        floors.append(floor)
+        earlier = self._ledger.add(index, ids, floor)
+        if earlier:
+            for record in records:
+                first = earlier.get(record.id) if type(record) is WorkItem else None
+                if first is not None:
+                    # What slid past was after this issue's old place.
+                    self.reason = f"issue {record.key} came twice"
+                    found = _earliest(found, self._ledger.floor(first), self.since)
         data = page.response.data
         total = data.get("total") if isinstance(data, Mapping) else None
         if isinstance(total, int) and not isinstance(total, bool):
@@ -605,6 +623,80 @@ class _Shifts:
         if found is not None:
             self.start = found if self.start is None else min(self.start, found)
         return found
+
+    def close(self) -> None:
+        """Drop the ledger of this pass."""
+        self._ledger.close()
+
+
+class _Ledger:
+    """Each listed issue's first page, and each page's earliest update.
+
+    A first sync lists every issue of the site, so this index is as long
+    as the site is large: it lives in a private temporary SQLite database,
+    whose pages beyond a small cache go to a temporary file, and memory
+    stays the same for a site of ten thousand issues or of a million.
+    """
+
+    def __init__(self) -> None:
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            # "" is SQLite's private temporary database, deleted on close.
+            conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA cache_size = -{_LEDGER_CACHE_KIB}")
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.execute(
+                "CREATE TABLE first (id TEXT PRIMARY KEY, page INTEGER NOT NULL) "
+                "WITHOUT ROWID"
+            )
+            conn.execute("CREATE TABLE floors (page INTEGER PRIMARY KEY, floor TEXT)")
+            self._conn = conn
+        return self._conn
+
+    def add(self, page: int, ids: list[str], floor: datetime | None) -> dict[str, int]:
+        """Record a page; returns the ids of it first listed on an earlier
+        page, with that page."""
+        conn = self._db()
+        conn.execute("BEGIN")
+        try:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO first (id, page) VALUES (?, ?)",
+                [(ident, page) for ident in ids],
+            )
+            new = conn.total_changes - before
+            conn.execute(
+                "INSERT INTO floors (page, floor) VALUES (?, ?)",
+                (page, floor.isoformat() if floor is not None else None),
+            )
+        finally:
+            conn.execute("COMMIT")
+        if new == len(ids) or new == len(set(ids)):
+            return {}
+        rows = conn.execute(
+            "SELECT id, page FROM first WHERE page < ? AND id IN "
+            "(SELECT value FROM json_each(?))",
+            (page, json.dumps(ids)),
+        )
+        return dict(rows.fetchall())
+
+    def floor(self, page: int) -> datetime | None:
+        """The earliest update on ``page``."""
+        row = (
+            self._db()
+            .execute("SELECT floor FROM floors WHERE page = ?", (page,))
+            .fetchone()
+        )
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def close(self) -> None:
+        """Close (and so delete) the temporary database."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def _earliest(
@@ -652,19 +744,32 @@ class CensusStream(HttpStream):
         request, paginator = connector.search(
             connector.search_jql(None, order=_CENSUS_ORDER), ["id"], size=size
         )
-        keep: set[str] = set()
+        listed = 0
         total: int | None = None
         shrank = False
         for page in paginator.walk(self.client, request, self.extract):
-            for raw in page.records:
-                ident = raw.get("id") if isinstance(raw, Mapping) else None
-                if ident is not None:
-                    keep.add(str(ident))
             data = page.response.data
             count = data.get("total") if isinstance(data, Mapping) else None
             if isinstance(count, int) and not isinstance(count, bool):
                 shrank = shrank or (total is not None and count < total)
                 total = count
+            if shrank:
+                continue
+            keep = [
+                str(raw["id"])
+                for raw in page.records
+                if isinstance(raw, Mapping) and raw.get("id") is not None
+            ]
+            listed += len(keep)
+            if keep:
+                # The store keeps each page's ids on disk for the final sweep.
+                yield Page(
+                    [Sweep(keep, _SWEEP_SCOPE, final=False)],
+                    stream=self.name,
+                    partition=partition,
+                )
+            if self.context.stop.is_set():
+                return
         if shrank:
             self.log.warning(
                 "%s: issues left the JQL while their ids were listed; none is "
@@ -672,7 +777,7 @@ class CensusStream(HttpStream):
                 self.name,
             )
             return
-        if not keep:
+        if not listed:
             # Jira answers a JQL over projects the account can no longer see
             # with no issues rather than an error: never take that for
             # "everything was deleted".
@@ -682,9 +787,9 @@ class CensusStream(HttpStream):
                 self.name,
             )
             return
-        self.log.info("%s: %d issues are selected", self.name, len(keep))
+        self.log.info("%s: %d issues are selected", self.name, listed)
         yield Page(
-            [Sweep(keep=frozenset(keep), scope={"kind": "issue"})],
+            [Sweep((), _SWEEP_SCOPE)],
             stream=self.name,
             partition=partition,
             state=_census_state(now, selection),

@@ -600,6 +600,27 @@ def test_a_full_sync_sweeps_without_a_census(
     assert all(r.query["fields"] != "id" for r in site.searches)
 
 
+def test_a_full_sync_over_many_pages_keeps_every_page_it_read(
+    fake_api: FakeApi, clock: FakeClock, tmp_path: Path
+) -> None:
+    # Each page hands its ids to the store; the sweep at the end keeps them all.
+    site = FakeJira(page_cap=7)
+    made = hourly(site, 40, first=FIRST)
+    site.serve(fake_api)
+    database = tmp_path / "h.db"
+    assert sync(fake_api, site, database).status == "ok"
+    gone = {made[3]["id"], made[31]["id"]}
+    for ident in gone:
+        site.delete(ident)
+
+    result = sync(fake_api, site, database, full=True)
+
+    assert result.status == "ok" and result.tombstones == 2
+    assert result.pages >= 6
+    deleted = rows(database, "SELECT id FROM items WHERE deleted_at IS NOT NULL")
+    assert {row[0] for row in deleted} == gone
+
+
 def test_a_census_that_finds_nothing_deletes_nothing(
     fake_api: FakeApi, clock: FakeClock, tmp_path: Path, caplog: Any
 ) -> None:
