@@ -82,7 +82,12 @@ def parse_timestamp(
 def _from_epoch(number: float) -> datetime:
     if number > _EPOCH_MILLIS_ABOVE:
         number = number / 1000
-    return datetime.fromtimestamp(number, UTC)
+    try:
+        return datetime.fromtimestamp(number, UTC)
+    except (OverflowError, OSError, ValueError):
+        # inf, NaN, or seconds past year 9999: not a time, so the record (or
+        # setting) holding it is refused, never the whole source.
+        raise ValueError(f"{number!r} is not a timestamp (out of range)") from None
 
 
 def start_of(value: str | date | datetime, zone: tzinfo = UTC) -> datetime:

@@ -71,6 +71,10 @@ def test_the_recorded_jira_issue_dates_parse():
         pytest.param("2024-01-05", id="date-no-zone"),
         pytest.param("last tuesday", id="prose"),
         pytest.param(True, id="bool"),
+        pytest.param(float("inf"), id="infinity"),
+        pytest.param(float("nan"), id="nan"),
+        pytest.param(10**30, id="epoch-past-year-9999"),
+        pytest.param("9" * 25, id="epoch-text-past-year-9999"),
     ],
 )
 def test_a_time_without_zone_or_sense_is_refused(text):
