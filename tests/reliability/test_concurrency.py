@@ -3,7 +3,6 @@ during a sync see its last committed page."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from .processes import command, environment, kill, paused, run
 
 CONFIG = """
 [scorecard]
@@ -32,11 +33,10 @@ page_size = 50
 
 
 def headway(*args: str, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "HEADWAY_LOAD_PLUGINS": ""}
     return subprocess.Popen(
-        [sys.executable, "-m", "headway", *args],
+        command(*args),
         cwd=cwd,
-        env=env,
+        env=environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -137,62 +137,24 @@ def test_two_syncs_started_together_on_a_new_store_never_corrupt_it(tmp_path):
     assert totals["tickets"] > 5000 and totals["deals"] > 3000
 
 
-LAUNCHER = Path(__file__).with_name("launcher.py")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def paused_sync(folder: Path, where: str, command: str = "sync") -> subprocess.Popen:
-    """A sync (or another command) that stops inside a transaction (the
-    test-only launcher) and says so on a pipe; returns it once it is there."""
-    read, write = os.pipe()
-    process = subprocess.Popen(
-        [sys.executable, str(LAUNCHER), command],
-        cwd=folder,
-        env={
-            **os.environ,
-            "HEADWAY_LOAD_PLUGINS": "",
-            "PYTHONPATH": str(ROOT),
-            "HEADWAY_TEST_PAUSE": where,
-            "HEADWAY_TEST_SIGNAL_FD": str(write),
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        pass_fds=(write,),
-    )
-    os.close(write)
-    with os.fdopen(read) as signal:
-        assert signal.readline() == "paused\n", process.stderr.read()
-    return process
-
-
-def run(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "headway", *args],
-        cwd=folder,
-        env={**os.environ, "HEADWAY_LOAD_PLUGINS": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+ONE_SOURCE = CONFIG.split("[sources.deals]")[0]
 
 
 @pytest.mark.slow
 def test_during_a_sync_reads_see_the_last_committed_state_and_writes_are_refused(
     tmp_path,
 ):
-    (tmp_path / "headway.toml").write_text(CONFIG.split("[sources.deals]")[0])
+    (tmp_path / "headway.toml").write_text(ONE_SOURCE)
     # Paused inside the transaction of the third page of tickets: two pages
     # (100 items) are committed, the third is written but not.
-    sync = paused_sync(tmp_path, "jira:3:commit")
+    sync = paused(tmp_path, "jira:3:commit")
     try:
         query = run(tmp_path, "query", "select count(*) from items", "--csv")
         shown = run(tmp_path, "state", "show", "--json")
         reset = run(tmp_path, "state", "reset", "tickets")
         second = run(tmp_path, "sync")
     finally:
-        sync.kill()
-        sync.wait(timeout=30)
-        sync.stderr.close()
+        kill(sync)
 
     assert query.returncode == 0, query.stderr
     assert query.stdout == "count(*)\n100\n"
@@ -227,14 +189,12 @@ source = "tickets"
 
 @pytest.mark.slow
 def test_score_during_a_sync_is_refused_clearly_and_scores_one_state_after(tmp_path):
-    (tmp_path / "headway.toml").write_text(CONFIG.split("[sources.deals]")[0] + SCORED)
-    sync = paused_sync(tmp_path, "jira:3:commit")
+    (tmp_path / "headway.toml").write_text(ONE_SOURCE + SCORED)
+    sync = paused(tmp_path, "jira:3:commit")
     try:
         during = run(tmp_path, "score", "--json")
     finally:
-        sync.kill()
-        sync.wait(timeout=30)
-        sync.stderr.close()
+        kill(sync)
 
     assert during.returncode == 1
     assert "another headway run holds the store" in during.stderr
@@ -254,16 +214,14 @@ def test_score_during_a_sync_is_refused_clearly_and_scores_one_state_after(tmp_p
 
 @pytest.mark.slow
 def test_a_sync_during_score_is_refused_clearly_and_the_snapshot_is_whole(tmp_path):
-    (tmp_path / "headway.toml").write_text(CONFIG.split("[sources.deals]")[0] + SCORED)
+    (tmp_path / "headway.toml").write_text(ONE_SOURCE + SCORED)
     assert run(tmp_path, "sync").returncode == 0
-    score = paused_sync(tmp_path, "score:1:commit", command="score")
+    score = paused(tmp_path, "score:1:commit", "score")
     try:
         during = run(tmp_path, "sync", "--full")
         reading = run(tmp_path, "query", "select count(*) from snapshots", "--csv")
     finally:
-        score.kill()
-        score.wait(timeout=30)
-        score.stderr.close()
+        kill(score)
 
     assert during.returncode == 1
     assert "another headway run holds the store" in during.stderr

@@ -16,15 +16,13 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-LAUNCHER = Path(__file__).with_name("launcher.py")
-ROOT = Path(__file__).resolve().parents[2]
+from .processes import run
 
 CONFIG = """
 [scorecard]
@@ -43,22 +41,7 @@ FULL = "cannot grow: the disk (or its size limit) is full"
 
 def headway(folder: Path, *args: str, env: dict[str, str] | None = None) -> Any:
     """Run ``headway sync`` (through the launcher when ``env`` asks for it)."""
-    command = (
-        [sys.executable, str(LAUNCHER)] if env else [sys.executable, "-m", "headway"]
-    )
-    return subprocess.run(
-        [*command, "sync", *args],
-        cwd=folder,
-        env={
-            **os.environ,
-            "HEADWAY_LOAD_PLUGINS": "",
-            "PYTHONPATH": str(ROOT),
-            **(env or {}),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run(folder, "sync", *args, env=env, launcher=bool(env))
 
 
 def workspace(folder: Path, database: str = "headway.db") -> Path:

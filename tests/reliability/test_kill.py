@@ -20,7 +20,6 @@ import select
 import signal
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,8 @@ import pytest
 from tests.plugins.jira.fakejira import ENV, JQL, FakeJira, hourly
 
 from .faults import ControlledFakeApi, FaultPlan, Held
+from .processes import command, environment
 
-LAUNCHER = Path(__file__).with_name("launcher.py")
-ROOT = Path(__file__).resolve().parents[2]
 #: Seconds a run may take to reach its kill point.
 REACH_TIMEOUT = 60.0
 ISSUES = 90
@@ -135,15 +133,9 @@ class Runner:
         log = self.folder / f"run-{self.runs}.log"
         with log.open("w") as stderr:
             return subprocess.Popen(
-                [sys.executable, str(LAUNCHER), "-v", "sync"],
+                command("-v", "sync", launcher=True),
                 cwd=self.folder,
-                env={
-                    **os.environ,
-                    **ENV,
-                    "HEADWAY_LOAD_PLUGINS": "jira",
-                    "PYTHONPATH": str(ROOT),
-                    **env,
-                },
+                env=environment({**ENV, "HEADWAY_LOAD_PLUGINS": "jira", **env}),
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
                 pass_fds=pass_fds,

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,9 +36,8 @@ from tests.plugins.gcal.fake_gcal import issued_token
 from tests.plugins.jira.fakejira import EMAIL
 from tests.plugins.salesforce.harness import OAUTH_ENV, OAUTH_KEYS
 
+from .processes import run
 from .sources import SOURCES, Source
-
-ROOT = Path(__file__).resolve().parents[2]
 
 #: Credentials the failing runs use: characters that URL-encoding, JSON
 #: and base64 all change, so every form of them can be looked for.
@@ -173,19 +170,8 @@ class Workspace:
         return env
 
     def headway(self, *args: str, good: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [sys.executable, "-m", "headway", "-vv", *args],
-            cwd=self.folder,
-            env={
-                **os.environ,
-                **self.environ(good),
-                "HEADWAY_LOAD_PLUGINS": "jira,github,gcal,salesforce",
-                "PYTHONPATH": str(ROOT),
-            },
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        plugins = {"HEADWAY_LOAD_PLUGINS": "jira,github,gcal,salesforce"}
+        result = run(self.folder, "-vv", *args, env={**self.environ(good), **plugins})
         self.outputs.append((f"stdout of headway {' '.join(args)}", result.stdout))
         self.outputs.append((f"stderr of headway {' '.join(args)}", result.stderr))
         return result
