@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from headway_sdk.testing import FakeApi, FakeResponse, RecordedRequest, Route
-from headway_sdk.testing.fake import _as_response, _Handler, _Server
+from headway_sdk.testing.fake import _as_response, _Handler
 
 #: Chooses requests: ``test(request)`` is true for the ones a rule counts.
 Test = Callable[[RecordedRequest], bool]
@@ -196,22 +196,17 @@ class ControlledFakeApi(FakeApi):
 
     def start(self) -> ControlledFakeApi:
         """Listen on a free loopback port, serving in a background thread."""
-        server = _Server(("127.0.0.1", 0), _HoldingHandler)
-        server.api = self
+        super().start()
+        server = self._server
+        assert server is not None
+        # Nothing has connected yet: the URL is not out.
+        server.RequestHandlerClass = _HoldingHandler
         if self.tls is not None:
             # The handshake happens in each connection's own thread, so a
             # client that refuses the certificate never stalls the others.
             server.socket = self.tls.wrap_socket(
                 server.socket, server_side=True, do_handshake_on_connect=False
             )
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="headway-controlled-fake-api",
-            daemon=True,
-        )
-        self._thread.start()
         return self
 
     @property

@@ -12,13 +12,21 @@ import copy
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 import headway_jira
+from headway.sync import SourceResult
 from headway_gcal._events import event_item_id
-from headway_sdk.testing import FakeResponse, Harness, RecordedRequest
+from headway_sdk.testing import (
+    FakeApi,
+    FakeResponse,
+    Harness,
+    RecordedRequest,
+    run_source,
+)
 from tests.plugins.gcal import test_gcal_conformance as gcal
 from tests.plugins.gcal.fake_gcal import CLIENT_SECRET, REFRESH_TOKEN
 from tests.plugins.github.test_github_conformance import harness as github_harness
@@ -144,6 +152,19 @@ class Source:
 
     def __str__(self) -> str:
         return self.name
+
+    def sync(self, fake: FakeApi, database: Path, **options: Any) -> SourceResult:
+        """One sync of this source against ``fake`` through the real engine;
+        ``options`` change the source table."""
+        harness = self.harness
+        return run_source(
+            harness.plugin,
+            harness.connector,
+            {**harness.options(fake.url), **options},
+            database,
+            environ=harness.environ,
+            source=harness.source,
+        )
 
     def break_record(
         self, answer: FakeResponse, change: Callable[[dict[str, Any]], None]

@@ -12,26 +12,13 @@ from typing import Any
 
 import pytest
 
-from headway.sync import SourceResult
 from headway_sdk import FakeClock
-from headway_sdk.testing import FakeApi, FakeResponse, run_source, stored_items
+from headway_sdk.testing import FakeApi, FakeResponse, stored_items
 
 from .faults import FaultPlan
 from .sources import SOURCES, Source
 
 CASES = [(source, variant) for source in SOURCES for variant in source.bad]
-
-
-def sync(source: Source, fake: FakeApi, database: Path) -> SourceResult:
-    harness = source.harness
-    return run_source(
-        harness.plugin,
-        harness.connector,
-        harness.options(fake.url),
-        database,
-        environ=harness.environ,
-        source=harness.source,
-    )
 
 
 def by_id(database: Path) -> dict[str, tuple[Any, ...]]:
@@ -52,7 +39,7 @@ def test_a_bad_record_is_set_aside_and_the_rest_of_its_page_is_stored(
 ) -> None:
     source.harness.serve(fake_api, source.harness.dataset())
     reference = tmp_path / "reference.db"
-    assert sync(source, fake_api, reference).status == "ok"
+    assert source.sync(fake_api, reference).status == "ok"
     bad = source.bad[variant]
     broken: list[dict[str, Any]] = []
 
@@ -63,7 +50,7 @@ def test_a_bad_record_is_set_aside_and_the_rest_of_its_page_is_stored(
 
     FaultPlan(fake_api).on(source.listing, change, nth=2, sticky=True)
     database = tmp_path / "headway.db"
-    result = sync(source, fake_api, database)
+    result = source.sync(fake_api, database)
 
     raw = broken[0]
     affected = source.item_ids(raw)
@@ -120,7 +107,7 @@ def test_unknown_fields_of_a_record_are_kept_in_its_attributes(
 
     FaultPlan(fake_api).on(source.listing, change, nth=2)
     database = tmp_path / "headway.db"
-    result = sync(source, fake_api, database)
+    result = source.sync(fake_api, database)
 
     assert result.status == "ok", result.error
     (raw,) = broken

@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 
-from headway.sync import SourceResult
 from headway_sdk import FakeClock
-from headway_sdk.testing import FakeApi, FakeResponse, run_source, stored_items
+from headway_sdk.testing import FakeApi, FakeResponse, stored_items
 
 from .faults import FaultPlan, html_page, reset, slow, status, truncated
 from .sources import SOURCES, Source
@@ -46,18 +45,6 @@ FAULTS = {
     "html-error-page": ([html_page], "HTML page"),
 }
 CASES = [(source, fault) for source in SOURCES for fault in FAULTS]
-
-
-def sync(source: Source, fake: FakeApi, database: Path, **options: Any) -> SourceResult:
-    harness = source.harness
-    return run_source(
-        harness.plugin,
-        harness.connector,
-        {**harness.options(fake.url), **options},
-        database,
-        environ=harness.environ,
-        source=harness.source,
-    )
 
 
 def run_row(database: Path, run_id: int) -> dict[str, Any]:
@@ -87,14 +74,14 @@ def test_a_fault_mid_sync_is_retried_and_nothing_is_lost(
 ) -> None:
     source.harness.serve(fake_api, source.harness.dataset())
     reference = tmp_path / "reference.db"
-    assert sync(source, fake_api, reference, timeout=TIMEOUT).status == "ok"
+    assert source.sync(fake_api, reference, timeout=TIMEOUT).status == "ok"
     changes, reason = FAULTS[fault]
     FaultPlan(fake_api).on(
         source.listing, sequence(*changes), nth=2, times=len(changes)
     )
 
     database = tmp_path / "headway.db"
-    result = sync(source, fake_api, database, timeout=TIMEOUT)
+    result = source.sync(fake_api, database, timeout=TIMEOUT)
 
     assert result.status == "ok", result.error
     assert stored_items(database) == stored_items(reference)
@@ -125,14 +112,14 @@ def test_a_fault_that_outlasts_the_retries_fails_clearly_and_keeps_what_was_stor
 ) -> None:
     source.harness.serve(fake_api, source.harness.dataset())
     reference = tmp_path / "reference.db"
-    assert sync(source, fake_api, reference).status == "ok"
+    assert source.sync(fake_api, reference).status == "ok"
     expected = stored_items(reference)
     change, message = GIVE_UP[fault]
     plan = FaultPlan(fake_api)
     plan.on(source.listing, change, nth=2, times=3)
 
     database = tmp_path / "headway.db"
-    failed = sync(source, fake_api, database, retries=2)
+    failed = source.sync(fake_api, database, retries=2)
 
     assert failed.status == "failed"
     assert message in (failed.error or ""), failed.error
@@ -144,6 +131,6 @@ def test_a_fault_that_outlasts_the_retries_fails_clearly_and_keeps_what_was_stor
     assert set(kept) < set(expected)
 
     plan.clear()
-    resumed = sync(source, fake_api, database, retries=2)
+    resumed = source.sync(fake_api, database, retries=2)
     assert resumed.status == "ok", resumed.error
     assert stored_items(database) == expected

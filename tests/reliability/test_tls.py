@@ -11,7 +11,6 @@ import logging
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,11 +23,11 @@ from headway.connectors import SourceContext
 from headway.errors import ConfigError
 from headway.plugins import Plugins
 from headway_sdk import FakeClock
-from headway_sdk.testing import run_source, stored_items
+from headway_sdk.testing import stored_items
 from tests.plugins.jira.fakejira import ENV, cloud_options
 
 from .faults import ControlledFakeApi
-from .sources import JIRA
+from .sources import JIRA, JIRA_SOURCE
 
 TLS = Path(__file__).with_name("tls")
 CA = TLS / "ca.pem"
@@ -43,23 +42,12 @@ def https_jira(clock: FakeClock) -> Iterator[ControlledFakeApi]:
         yield fake
 
 
-def sync(fake: ControlledFakeApi, database: Path, **options: Any) -> Any:
-    return run_source(
-        headway_jira,
-        "jira",
-        cloud_options(fake.url, page_size=4, **options),
-        database,
-        environ=ENV,
-        source="jira",
-    )
-
-
 def test_a_certificate_from_an_unknown_authority_fails_clearly_and_is_not_retried(
     https_jira: ControlledFakeApi, tmp_path: Path
 ) -> None:
     assert https_jira.url.startswith("https://127.0.0.1:")
 
-    result = sync(https_jira, tmp_path / "headway.db")
+    result = JIRA_SOURCE.sync(https_jira, tmp_path / "headway.db")
 
     assert result.status == "failed"
     error = result.error or ""
@@ -72,7 +60,7 @@ def test_a_certificate_from_an_unknown_authority_fails_clearly_and_is_not_retrie
 def test_ca_bundle_trusts_a_private_authority(
     https_jira: ControlledFakeApi, tmp_path: Path
 ) -> None:
-    result = sync(https_jira, tmp_path / "headway.db", ca_bundle=str(CA))
+    result = JIRA_SOURCE.sync(https_jira, tmp_path / "headway.db", ca_bundle=str(CA))
 
     assert result.status == "ok", result.error
     assert len(stored_items(tmp_path / "headway.db")) == 12
