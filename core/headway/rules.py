@@ -31,6 +31,7 @@ from typing import Any
 
 import attrs
 
+from .config import RULE_CONDITIONS
 from .errors import HeadwayError, PluginError
 from .model import Assignment, Rule, Scorecard, WorkItem
 from .store import item_from_row, now_text
@@ -257,22 +258,16 @@ def _same_scalar(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+# The conditions that hold a list of values (title is a regex, attributes a table).
+_LIST_CONDITIONS = tuple(c for c in RULE_CONDITIONS if c not in ("title", "attributes"))
+
+
 def _describe_rules(scorecard: Scorecard, classifiers: Sequence[str]) -> dict:
     """Everything classification depends on, as JSON-able data."""
     rules = []
     for rule in scorecard.rules:
         entry: dict[str, Any] = {"index": rule.index}
-        for name in (
-            "source",
-            "kind",
-            "team",
-            "project",
-            "labels",
-            "status",
-            "state",
-            "parent",
-            "people",
-        ):
+        for name in _LIST_CONDITIONS:
             if getattr(rule, name):
                 entry[name] = list(getattr(rule, name))
         if rule.title is not None:
