@@ -1264,7 +1264,7 @@ def _chart(
     shown = [y for _, y in points if y is not None]
 
     def text(value: float | None) -> str:
-        return pct(value) if share else num(value)
+        return pct(value) if share else score_text(value)
 
     latest = shown[-1] if shown else None
     if shown:
