@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from headway_sdk import HttpSettings, Secret, http_url, option
+from headway_sdk import HttpSettings, Secret, http_url, is_loopback, option
 
 #: The objects this connector reads, in the order it reads them.
 OBJECTS = ("Opportunity", "Case", "Task", "Event")
@@ -30,6 +30,11 @@ _FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 _OAUTH_KEYS = ("client_id", "client_secret", "refresh_token")
 # The batch sizes Salesforce accepts in Sforce-Query-Options.
 _MIN_PAGE, _MAX_PAGE = 200, 2000
+# The query asks for SystemModstamp *after* the watermark minus the lookback,
+# to the second: without a second of overlap, records stamped in the same
+# second as the last stored one (a bulk update stamps hundreds alike) that
+# had not been stored when a sync stopped would be skipped by the next.
+_MIN_LOOKBACK = timedelta(seconds=1)
 
 
 @attrs.frozen
@@ -119,6 +124,7 @@ class SalesforceConfig(HttpSettings):
         """Problems that involve several keys, or values types cannot say."""
         yield from super().validate()
         yield from self._validate_auth()
+        yield from self._validate_https()
         if not self.instance_url:
             yield (
                 "instance_url",
@@ -151,6 +157,18 @@ class SalesforceConfig(HttpSettings):
             )
         if self.quota_reserve < 0:
             yield "quota_reserve", "must be 0 or more"
+        elif self.quota_reserve >= 1 and not float(self.quota_reserve).is_integer():
+            yield (
+                "quota_reserve",
+                f"must be a share below 1 (0.1 is 10 %) or a whole number of "
+                f"requests, got {self.quota_reserve}",
+            )
+        if self.lookback < _MIN_LOOKBACK:
+            yield (
+                "lookback",
+                "must be at least 1s: records changed in the same second as the "
+                "saved watermark would otherwise be skipped",
+            )
         for kind, hours in self.default_effort.items():
             if kind not in DEFAULT_EFFORT:
                 yield (
@@ -179,6 +197,19 @@ class SalesforceConfig(HttpSettings):
                         + ", ".join(given)
                         + "): all three are needed to refresh the access token",
                     )
+
+    def _validate_https(self) -> Iterable[tuple[str, str]]:
+        # Salesforce answers only over https; a plain http URL would send the
+        # access token, or the client secret and refresh token, in the clear.
+        # Loopback stays allowed for local fakes and tests.
+        for key in ("instance_url", "login_url"):
+            url = getattr(self, key)
+            if url and urlsplit(url).scheme != "https" and not is_loopback(url):
+                yield (
+                    key,
+                    f"must be an https URL (Salesforce serves only https, and the "
+                    f"credentials must not travel in the clear), got {url!r}",
+                )
 
     def _validate_objects(self) -> Iterable[tuple[str, str]]:
         if not self.objects:

@@ -53,7 +53,7 @@ from headway_sdk import (
 
 from .config import SalesforceConfig
 from .mapping import Mapper, modstamp_of
-from .soql import changes_query, deletions_query
+from .soql import FIELDS, changes_query, deletions_query
 
 #: The partition of an object's stream that lists its deleted records.
 DELETED = "deleted"
@@ -62,6 +62,12 @@ _USAGE = re.compile(r"(?:^|[\s;,])api-usage=(\d+)/(\d+)")
 _NO_COLUMN = re.compile(r"No such column '([^']+)' on entity '([^']+)'")
 _NO_RELATION = re.compile(r"Didn't understand relationship '([^']+)'")
 _DETAIL_LENGTH = 300
+# Every name in headway's own field paths, per object, in lower case: a
+# refused one is headway's to read, whatever the user's condition says.
+_READ_LOWER = {
+    sobject: frozenset(part.lower() for name in names for part in name.split("."))
+    for sobject, names in FIELDS.items()
+}
 
 
 def api_usage(headers: Mapping[str, str], now: datetime) -> Quota | None:
@@ -438,6 +444,18 @@ class SalesforceConnector(Connector[SalesforceConfig]):
                         "read access to it"
                     )
             entity = column[2] if column else sobject
+            condition = self.config.where.get(sobject)
+            if (
+                condition
+                and named.lower() not in _READ_LOWER[sobject]
+                and re.search(rf"(?<!\w){re.escape(named)}(?!\w)", condition, re.I)
+            ):
+                return (
+                    f"the field {named!r} in the condition {source}.where.{sobject} "
+                    f"does not exist in this org, or the integration user cannot "
+                    f"read it ({detail}); correct the condition there, or grant the "
+                    "user read access to that field"
+                )
             return (
                 f"the integration user cannot read {entity}.{named}, which headway "
                 f"reads ({detail}); grant read access to that field (field-level "

@@ -22,7 +22,9 @@ Shapes follow the recorded responses in ``/work/shared/fixtures/salesforce``
 The fake understands the SOQL headway sends: a field list (relationship
 paths included), ``FROM``, conditions joined by ``AND`` of the form
 ``Field OP literal`` (in parentheses or not), ``ORDER BY`` and ``LIMIT``.
-Anything else in a condition is a ``MALFORMED_QUERY``, as in Salesforce.
+Anything else in a condition is a ``MALFORMED_QUERY``, and a field the
+object lacks (selected or in a condition) an ``INVALID_FIELD``, as in
+Salesforce.
 """
 
 from __future__ import annotations
@@ -331,12 +333,29 @@ class Org:
                 + _NO_SUCH_COLUMN.format(field=field, entity=entity),
             )
         try:
-            tests = _conditions(match["where"] or "")
+            conditions = _conditions(match["where"] or "")
         except ValueError as error:
             return 400, _error(
                 "MALFORMED_QUERY",
                 f"\n{match['where']}\n^\nERROR at Row:1:Column:1\n{error}",
             )
+        for field, _ in conditions:
+            head, _, rest = field.partition(".")
+            if rest and rest in _RELATED_FIELDS.get(head, ()):
+                continue
+            if not rest and head in known:
+                continue
+            column = soql.find(field) + 1
+            return 400, _error(
+                "INVALID_FIELD",
+                f"\n{soql[max(0, column - 40) : column + 40]}\n{' ' * 39}^\n"
+                f"ERROR at Row:1:Column:{column}\n"
+                + _NO_SUCH_COLUMN.format(
+                    field=rest or head,
+                    entity=_RELATED_TYPE.get(head, head) if rest else sobject,
+                ),
+            )
+        tests = [test for _, test in conditions]
         rows = [
             record
             for record in self.records[sobject].values()
@@ -428,8 +447,10 @@ def _split_and(text: str) -> list[str]:
     return [part.strip() for part in parts]
 
 
-def _conditions(where: str) -> list[Any]:
-    tests: list[Any] = []
+def _conditions(where: str) -> list[tuple[str, Any]]:
+    """Each condition's field and test (a field the object lacks is the
+    caller's to refuse, as Salesforce refuses it with ``INVALID_FIELD``)."""
+    tests: list[tuple[str, Any]] = []
     if not where.strip():
         return tests
     for part in _split_and(where):
@@ -442,7 +463,7 @@ def _conditions(where: str) -> list[Any]:
         if match is None:
             raise ValueError(f"unexpected token: '{part.split()[-1] if part else ''}'")
         field, op, literal = match[1], match[2], match[3].strip()
-        tests.append(_test(field, op, _literal(literal)))
+        tests.append((field, _test(field, op, _literal(literal))))
     return tests
 
 

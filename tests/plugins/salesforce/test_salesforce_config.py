@@ -101,6 +101,18 @@ def test_oauth_keys_alone_are_enough_and_stay_secret():
         ({"default_effort": {"call": -1}}, "default_effort.call", "0 or more hours"),
         ({"workday_hours": 0}, "workday_hours", "more than 0 and at most 24"),
         ({"lookback": "soon"}, "lookback", "must be a duration"),
+        ({"lookback": "0s"}, "lookback", "must be at least 1s"),
+        ({"quota_reserve": 2.5}, "quota_reserve", "a whole number of requests"),
+        (
+            {"instance_url": "http://acme.my.salesforce.com"},
+            "instance_url",
+            "must be an https URL",
+        ),
+        (
+            {"login_url": "http://login.salesforce.com"},
+            "login_url",
+            "credentials must not travel in the clear",
+        ),
         ({"start": "last year"}, "start", "must be a date or time"),
         ({"teams": {"ada@acme.com": 3}}, "teams.ada@acme.com", "must be a string"),
         ({"tiemout": 3}, "tiemout", 'did you mean "timeout"'),
@@ -126,6 +138,10 @@ def test_oauth_keys_alone_are_enough_and_stay_secret():
         "negative-effort",
         "no-workday",
         "bad-lookback",
+        "no-lookback",
+        "fractional-reserve-count",
+        "plain-http-instance",
+        "plain-http-login",
         "bad-start",
         "team-not-text",
         "typo",
@@ -138,6 +154,17 @@ def test_a_bad_table_is_reported_at_the_key(changes, path, words):
     found = problems(options)
     assert path in {p.removeprefix("sources.crm.") for p in found}, found
     assert words in found[f"sources.crm.{path}"]
+
+
+def test_loopback_urls_may_be_plain_http_for_local_fakes():
+    config = build(
+        {
+            **GOOD,
+            "instance_url": "http://127.0.0.1:8443",
+            "login_url": "http://localhost",
+        }
+    ).config
+    assert config.root == "http://127.0.0.1:8443"
 
 
 def test_every_problem_is_reported_at_once():

@@ -18,6 +18,7 @@ from headway_sdk.testing import FakeApi, FakeResponse, stored_items
 
 from .fake_salesforce import (
     CLIENT_SECRET,
+    GOOD_TOKEN,
     REFRESH_TOKEN,
     T0,
     Org,
@@ -153,6 +154,35 @@ def test_an_interrupted_sync_resumed_equals_an_uninterrupted_one(
     assert stored_items(database) == stored_items(reference)
 
 
+@pytest.mark.parametrize(
+    ("reserve", "used", "status", "words"),
+    [
+        (0.5, 47, "partial", "50 of 100 requests left, at the reserve of 50"),
+        (20, 77, "partial", "20 of 100 requests left, at the reserve of 20"),
+        (0, 87, "ok", None),
+    ],
+    ids=["share", "count", "none"],
+)
+def test_the_quota_reserve_is_configurable(
+    fake_api, clock, tmp_path, reserve, used, status, words
+):
+    org = big_org(1000)
+    org.limit, org.used = 100, used
+    serve(fake_api, org)
+    database = tmp_path / "h.db"
+
+    result = sync(fake_api, database, quota_reserve=reserve)
+
+    assert result.status == status, result.error
+    if words is None:
+        # 12 requests fit in the 13 left: every listing is read.
+        assert rows(database, "SELECT COUNT(*) FROM items") == [(1005,)]
+        return
+    assert words in result.error
+    assert len(fake_api.requests) == 3
+    assert rows(database, "SELECT COUNT(*) FROM items") == [(600,)]
+
+
 def test_a_spent_daily_quota_stops_the_source_without_a_retry(
     fake_api, clock, tmp_path
 ):
@@ -236,6 +266,52 @@ def test_the_instance_the_token_answer_names_is_used(fake_api, clock, tmp_path):
         tmp_path / "h.db", "SELECT url FROM items WHERE id = ?", sf_id("006", 1)
     )
     assert url == (f"{fake_api.url}/lightning/r/Opportunity/{sf_id('006', 1)}/view",)
+
+
+def test_a_session_expiring_mid_listing_is_refreshed_and_the_new_instance_used(
+    fake_api, clock, tmp_path
+):
+    org = big_org(1000)
+    serve(fake_api, org)
+    fake_api.inject(
+        FakeResponse(
+            401,
+            json=[
+                {
+                    "message": "Session expired or invalid",
+                    "errorCode": "INVALID_SESSION_ID",
+                }
+            ],
+        ),
+        method="GET",
+        path=MORE,
+    )
+    database = tmp_path / "h.db"
+    with FakeApi() as moved:
+        serve(moved, org)  # the same org, on the instance the token names
+        org.instance_url = instance = moved.url
+        environ = {**OAUTH_ENV, "SF_ACCESS_TOKEN": GOOD_TOKEN}
+
+        result = sync(fake_api, database, environ=environ, **OAUTH_KEYS)
+
+        assert result.status == "ok", result.error
+        # The first batch, the refused second one, the token; nothing more here.
+        assert [
+            (r.method, MORE.fullmatch(r.path) is not None) for r in fake_api.requests
+        ] == [
+            ("GET", False),
+            ("GET", True),
+            ("POST", False),
+        ]
+        first_more = moved.requests[0]
+        assert first_more.path == fake_api.requests[1].path, "the same batch again"
+        assert all(
+            r.headers["authorization"] == f"Bearer {org.issued[0]}"
+            for r in moved.requests
+        )
+    assert rows(database, "SELECT COUNT(*) FROM items") == [(1005,)]
+    (url,) = rows(database, "SELECT url FROM items WHERE id = ?", sf_id("006", 999))
+    assert url == (f"{instance}/lightning/r/Opportunity/{sf_id('006', 999)}/view",)
 
 
 def test_a_token_refused_even_after_refreshing_fails_the_source(
@@ -368,6 +444,25 @@ def test_a_malformed_where_condition_points_at_its_key(fake_api, clock, tmp_path
         "Case: Salesforce could not parse the query (MALFORMED_QUERY:" in result.error
     )
     assert "check the condition in sources.crm.where.Case" in result.error
+    counts = dict(rows(database, "SELECT kind, COUNT(*) FROM items GROUP BY kind"))
+    assert "case" not in counts and counts["opportunity"] == 449
+
+
+def test_a_missing_field_in_a_where_condition_points_at_its_key(
+    fake_api, clock, tmp_path
+):
+    serve(fake_api, make_org())
+    database = tmp_path / "h.db"
+
+    result = sync(fake_api, database, where={"Case": "Region__c = 'EMEA'"})
+
+    assert result.status == "failed"
+    assert (
+        "Case: the field 'Region__c' in the condition sources.crm.where.Case does "
+        "not exist in this org, or the integration user cannot read it "
+        "(INVALID_FIELD: No such column 'Region__c' on entity 'Case'); correct the "
+        "condition there" in result.error
+    ), result.error
     counts = dict(rows(database, "SELECT kind, COUNT(*) FROM items GROUP BY kind"))
     assert "case" not in counts and counts["opportunity"] == 449
 
