@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from headway_sdk import HttpSettings, Secret, http_url, is_loopback, option
+from headway_sdk import HttpSettings, Secret, http_url, option
 
 #: The objects this connector reads, in the order it reads them.
 OBJECTS = ("Opportunity", "Case", "Task", "Event")
@@ -124,7 +124,6 @@ class SalesforceConfig(HttpSettings):
         """Problems that involve several keys, or values types cannot say."""
         yield from super().validate()
         yield from self._validate_auth()
-        yield from self._validate_https()
         if not self.instance_url:
             yield (
                 "instance_url",
@@ -197,19 +196,6 @@ class SalesforceConfig(HttpSettings):
                         + ", ".join(given)
                         + "): all three are needed to refresh the access token",
                     )
-
-    def _validate_https(self) -> Iterable[tuple[str, str]]:
-        # Salesforce answers only over https; a plain http URL would send the
-        # access token, or the client secret and refresh token, in the clear.
-        # Loopback stays allowed for local fakes and tests.
-        for key in ("instance_url", "login_url"):
-            url = getattr(self, key)
-            if url and urlsplit(url).scheme != "https" and not is_loopback(url):
-                yield (
-                    key,
-                    f"must be an https URL (Salesforce serves only https, and the "
-                    f"credentials must not travel in the clear), got {url!r}",
-                )
 
     def _validate_objects(self) -> Iterable[tuple[str, str]]:
         if not self.objects:
