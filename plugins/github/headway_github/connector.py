@@ -206,15 +206,21 @@ class Issues(HttpStream):
         if page.number != 1:
             return
         named = next(
-            (r.project for r in records if isinstance(r, WorkItem) and r.project),
+            (
+                r.attributes.get("repository")
+                for r in records
+                if isinstance(r, WorkItem) and r.attributes.get("repository")
+            ),
             None,
         )
         moved = bool(page.response.raw.history)
-        if named and named.lower() != partition.lower():
+        if isinstance(named, str) and named.lower() != partition.lower():
             message = (
                 f"{partition} is now {named} on GitHub (renamed or transferred); "
-                "its items keep their ids and carry the new name: put the new "
-                "name in this source's repos (and teams)"
+                f"its items keep their ids, and {partition} in key and project, so "
+                "rules and explain keep working; to take the new name, put it in "
+                "this source's repos (and teams, and rules that name the project): "
+                "the next sync then reads the repository again under it"
             )
         elif moved:
             message = (
@@ -459,26 +465,20 @@ class GitHubConnector(Connector[GitHubConfig]):
         """
         stream = self.issues
         failures: list[tuple[str, HttpError | PaginationError]] = []
-        repositories = self.repositories()
+        try:
+            repositories = self.repositories()
+        except RetriesExhaustedError as error:
+            raise self._throttled(f"organisation {self.config.org!r}", error) from None
         for repo in repositories:
             if self.context.stop.is_set():
                 return
             try:
                 yield from stream.read(repo, state.get(stream.name, repo))
             except RetriesExhaustedError as error:
-                if error.status not in (403, 429):
-                    raise
-                # Throttled, not broken: keep what was read and resume later.
-                raise StopSource(
-                    f"{repo}: GitHub's rate limit ({error.reason}) did not lift "
-                    f"after {error.attempts} attempts; what was read is kept and the "
-                    "next sync resumes here (sync less often, or with fewer tools "
-                    "sharing this token)",
-                    source=self.context.name,
-                    status=error.status,
-                ) from None
+                raise self._throttled(repo, error) from None
             except GoneError as error:
                 if "disabled" not in (error.detail or "").lower():
+                    self.log.error("%s", _explain(repo, error))
                     failures.append((repo, error))
                     continue
                 message = (
@@ -494,6 +494,25 @@ class GitHubConnector(Connector[GitHubConfig]):
             raise FatalError(
                 redact(_summary(failures, len(repositories))), source=self.context.name
             )
+
+    def _throttled(self, where: str, error: RetriesExhaustedError) -> StopSource:
+        """A rate limit that outlasted every retry: stop, ``partial``.
+
+        Throttled is not broken: what was read is kept and the next sync
+        resumes. Any other exhausted retry (a server that stays down) is
+        raised as it is.
+
+        :raises RetriesExhaustedError: ``error``, when it is no rate limit.
+        """
+        if error.status not in (403, 429):
+            raise error
+        return StopSource(
+            f"{where}: GitHub's rate limit ({error.reason}) did not lift after "
+            f"{error.attempts} attempts; what was read is kept and the next sync "
+            "resumes here (sync less often, or with fewer tools sharing this token)",
+            source=self.context.name,
+            status=error.status,
+        )
 
 
 # ---------------------------------------------------------------- helpers

@@ -59,8 +59,12 @@ class IssueMapper:
     def item(self, raw: Mapping[str, Any], partition: str) -> WorkItem:
         """The work item of one raw issue or pull request.
 
-        :param partition: the repository listed, as configured; its name in
-            the record wins when they differ (a renamed repository).
+        :param partition: the repository listed, as configured. It names the
+            item's ``project`` and ``key`` even when GitHub now calls the
+            repository otherwise (renamed or transferred), so the rules and
+            ``explain`` references written for that name keep working, for
+            every item alike, until the configured name changes; GitHub's
+            current name is kept in the ``repository`` attribute.
         :raises RecordError: the record lacks what an item needs.
         :raises KeyError: a required field is missing.
         """
@@ -68,7 +72,9 @@ class IssueMapper:
             raise RecordError(f"expected an issue object, got {type(raw).__name__}")
         pull = raw.get("pull_request")
         is_pull = isinstance(pull, Mapping)
-        repository = repository_of(raw) or partition
+        current = repository_of(raw) or partition
+        # The same name in another case is GitHub's spelling, which wins.
+        repository = current if current.lower() == partition.lower() else partition
         number = raw["number"]
         if isinstance(number, bool) or not isinstance(number, int):
             raise RecordError(f"number must be an integer, got {number!r}")
@@ -91,7 +97,7 @@ class IssueMapper:
             title=title,
             url=raw.get("html_url"),
             project=repository,
-            team=self._team(partition, repository),
+            team=self._team(partition, current),
             people=self._people(raw),
             status=status,
             state=state,
@@ -101,7 +107,7 @@ class IssueMapper:
             occurred_at=merged or closed or updated,
             effort=self._effort(is_pull, state),
             labels=_labels(raw.get("labels")),
-            attributes=self._attributes(raw, repository, pull, merged),
+            attributes=self._attributes(raw, current, pull, merged),
         )
 
     # ------------------------------------------------------------ fields

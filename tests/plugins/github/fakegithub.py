@@ -268,6 +268,12 @@ class FakeGitHub:
         self.renamed[old.lower()] = new
         return repo
 
+    def error(self, status: int, message: str, **headers: str) -> FakeResponse:
+        """GitHub's error answer, with the quota's headers as GitHub sends
+        them on every answer (for a test to inject)."""
+        rate = self.quota.headers(get_clock().now())
+        return _error(status, message, {**rate, **headers})
+
     # ------------------------------------------------------------ serving
 
     def install(self, api: FakeApi) -> FakeGitHub:

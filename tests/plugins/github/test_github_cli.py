@@ -156,3 +156,44 @@ def test_headway_sync_without_the_token_variable_names_it(
     assert "GITHUB_TOKEN" in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "headway.db").exists()
+
+
+def test_explain_names_items_by_key_and_rules_hold_across_a_rename(
+    github: FakeGitHub,
+    clock: FakeClock,
+    tmp_path: Path,
+    with_github: Plugins,
+    run_cli: Callable[..., Result],
+) -> None:
+    web = github.add_repo("acme/web")
+    fill(github, web, 4, every=timedelta(hours=1))
+    config = workspace(tmp_path, github, ["acme/web"])
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + '\n[[objectives]]\nid = "P1"\nperspective = "process"\n'
+        'title = "Ship faster"\nowner = "alice@acme.com"\n\n'
+        '[[rules]]\nobjective = "P1"\nproject = "acme/web"\nkind = "pull_request"\n',
+        encoding="utf-8",
+    )
+    env = {"GITHUB_TOKEN": GOOD_TOKEN}
+    assert run_cli("--config", str(config), "sync", env=env).exit_code == 0
+
+    def explain(reference: str) -> Result:
+        return run_cli("--config", str(config), "explain", reference, env=env)
+
+    merged, issue = explain("github:acme/web#1"), explain("github:acme/web#2")
+    assert (merged.exit_code, issue.exit_code) == (0, 0), merged.output + issue.output
+    assert "Goes to P1" in merged.stdout and "rule 1" in merged.stdout
+    assert "unaligned" in issue.stdout
+
+    github.rename("acme/web", "acme/webapp")
+    github.touch(web, 1, clock.now(), title="Merged, then renamed")
+    synced = run_cli("--config", str(config), "sync", env=env)
+
+    assert synced.exit_code == 0, synced.output
+    assert "acme/web is now acme/webapp" in synced.stderr
+    again = explain("github:acme/web#1")
+    assert again.exit_code == 0, again.output
+    assert "Merged, then renamed" in again.stdout
+    assert "Goes to P1" in again.stdout, "the rule on the project still holds"
+    assert "Traceback" not in again.output

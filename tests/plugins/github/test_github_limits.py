@@ -120,6 +120,32 @@ def test_a_primary_limit_mid_repository_ends_partial_and_resumes(
     assert set(states(database)) == {"acme/web", "acme/infra"}
 
 
+def test_a_429_with_nothing_remaining_is_a_primary_limit(
+    github: FakeGitHub, sync: Sync, fake_api: FakeApi, clock: FakeClock, tmp_path: Path
+) -> None:
+    web = github.add_repo("acme/web")
+    fill(github, web, 10, every=timedelta(hours=1))
+    spent = github.error(
+        429, "API rate limit exceeded", **{"X-RateLimit-Remaining": "0"}
+    )
+    fake_api.inject(spent, method="GET", path=f"/repositories/{web.id}/issues")
+
+    first = sync(repos=["acme/web"], page_size=4)
+
+    assert first.status == "partial"
+    assert "HTTP 429 (rate limited)" in (first.error or "")
+    assert "rate-limit reset" in (first.error or ""), "the reset, not a backoff"
+    assert not clock.sleeps, "an hour is over max_wait: nothing is slept"
+    assert len(stored_items(tmp_path / "headway.db")) == 4
+    assert set(states(tmp_path / "headway.db")["acme/web"]) == {"watermark"}
+
+    clock.advance(timedelta(hours=1))
+    second = sync(repos=["acme/web"], page_size=4)
+
+    assert second.status == "ok", second.error
+    assert len(stored_items(tmp_path / "headway.db")) == 10
+
+
 def test_a_primary_limit_within_max_wait_is_waited_out(
     github: FakeGitHub, sync: Sync, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -216,3 +242,25 @@ def test_a_secondary_limit_that_does_not_lift_ends_partial_and_resumes(
     assert second.status == "ok", second.error
     assert len(stored_items(database)) == 12
     fake_api.routes[:] = [r for r in fake_api.routes if r.handler is not limited]
+
+
+def test_an_org_listing_held_by_a_secondary_limit_ends_partial(
+    github: FakeGitHub, sync: Sync, fake_api: FakeApi, clock: FakeClock
+) -> None:
+    fill(github, github.add_repo("acme/web"), 3, every=timedelta(hours=1))
+    fake_api.inject(*[secondary_limit()] * 3, method="GET", path="/orgs/acme/repos")
+
+    first = sync(org="acme", retries=2)
+
+    assert first.status == "partial"
+    assert (first.error or "").startswith(
+        "organisation 'acme': GitHub's rate limit (secondary rate limit) did not "
+        "lift after 3 attempts"
+    )
+    first_wait, second_wait = clock.sleeps
+    assert 60 <= first_wait <= 66 and 120 <= second_wait <= 132
+
+    second = sync(org="acme")
+
+    assert second.status == "ok", second.error
+    assert second.changed == 3

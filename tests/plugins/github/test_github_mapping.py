@@ -147,6 +147,18 @@ def test_a_merged_pull_request_as_a_work_item() -> None:
     assert "body" not in item.attributes and "html_url" not in item.attributes
 
 
+@pytest.mark.parametrize(
+    ("partition", "project"),
+    [("acme/web", "acme/web"), ("ACME/Web", "acme/web"), ("acme/site", "acme/site")],
+    ids=["same", "other-case", "renamed"],
+)
+def test_the_configured_name_survives_a_rename(partition: str, project: str) -> None:
+    item = mapper(teams={partition: "web"}).item(raw(), partition)
+
+    assert (item.project, item.key, item.team) == (project, f"{project}#1", "web")
+    assert item.attributes["repository"] == "acme/web", "GitHub's name, as it is now"
+
+
 def test_occurred_at_is_the_close_else_the_last_update() -> None:
     closed = mapper().item(raw(state="closed", closed=CLOSED), "acme/web")
     opened = mapper().item(raw(), "acme/web")

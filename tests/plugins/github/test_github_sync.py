@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from headway_sdk.testing import FakeApi, FakeResponse, stored_items
+from headway_sdk.testing import FakeApi, stored_items
 
 from .conftest import JANUARY, Sync, fill
 from .fakegithub import FakeGitHub, RecordedRequest
@@ -145,7 +145,7 @@ def test_a_change_after_a_304_is_read(
     assert {"Changed", "New"} <= titles
 
 
-def test_a_renamed_repository_keeps_its_ids_and_takes_the_new_name(
+def test_a_renamed_repository_keeps_its_ids_and_its_configured_name(
     github: FakeGitHub, sync: Sync, fake_api: FakeApi, tmp_path: Path
 ) -> None:
     web = github.add_repo("acme/web")
@@ -153,7 +153,7 @@ def test_a_renamed_repository_keeps_its_ids_and_takes_the_new_name(
     teams = {"acme/web": "web"}
     assert sync(repos=["acme/web"], page_size=4, teams=teams).status == "ok"
     database = tmp_path / "headway.db"
-    before = {row[1] for row in stored_items(database)}
+    before = {row[1]: row[2] for row in stored_items(database)}
 
     github.rename("acme/web", "acme/webapp")
     github.touch(web, 1, JANUARY + timedelta(days=20), title="Touched after rename")
@@ -161,15 +161,29 @@ def test_a_renamed_repository_keeps_its_ids_and_takes_the_new_name(
     result = sync(repos=["acme/web"], page_size=4, teams=teams)
 
     assert result.status == "ok", result.error
-    assert "acme/webapp" in (result.error or ""), "the rename is noted in the run"
+    assert "acme/web is now acme/webapp" in (result.error or ""), "noted in the run"
     assert fake_api.requests[0].response.status == 301
     assert fake_api.requests[1].path == f"/repositories/{web.id}/issues"
     items = {row[1]: row for row in stored_items(database)}
-    assert set(items) == before, "same ids: nothing duplicated, nothing lost"
+    assert {id: row[2] for id, row in items.items()} == before, (
+        "same ids, same keys: nothing duplicated, rules and explain still apply"
+    )
     touched = next(row for row in items.values() if row[4] == "Touched after rename")
-    assert touched[2] == "acme/webapp#1"
-    assert touched[6] == "acme/webapp"
-    assert touched[7] == "web", "the team of the configured name still applies"
+    assert (touched[2], touched[6], touched[7]) == ("acme/web#1", "acme/web", "web")
+    assert json.loads(touched[20])["repository"] == "acme/webapp"
+
+    # The user takes the new name: every item is read again under it.
+    renamed = sync(repos=["acme/webapp"], page_size=4, teams={"acme/webapp": "app"})
+
+    assert renamed.status == "ok", renamed.error
+    assert not renamed.error, "no rename left to note"
+    items = {row[1]: row for row in stored_items(database)}
+    assert set(items) == set(before), "the same items, none duplicated"
+    assert {row[2] for row in items.values()} == {
+        f"acme/webapp#{number}" for number in range(1, 10)
+    }
+    assert {(row[6], row[7]) for row in items.values()} == {("acme/webapp", "app")}
+    assert renamed.tombstones == 0
 
 
 def test_a_missing_repository_fails_alone_and_says_what_to_do(
@@ -195,7 +209,7 @@ def test_a_401_on_one_repository_lets_the_others_sync(
     fill(github, github.add_repo("acme/web"), 3, every=timedelta(hours=1))
     fill(github, github.add_repo("acme/infra"), 4, every=timedelta(hours=1))
     fake_api.inject(
-        FakeResponse(401, json={"message": "Bad credentials"}),
+        github.error(401, "Bad credentials"),
         method="GET",
         path="/repos/acme/web/issues",
     )
