@@ -93,11 +93,17 @@ class Ledger:
         return item
 
     def drop_series(self, series_id: str) -> list[str]:
-        """Forget every instance of a recurring series (ids ``SERIES_...``)."""
-        prefix = f"{series_id}_"
+        """Forget every instance of a recurring series (ids ``SERIES_STAMP``).
+
+        Only ids whose last part is an instance's start stamp
+        (``SERIES_20261005T070000Z``, ``SERIES_20261005``) count: a series
+        split off by "this and following events" has an id of its own that
+        also begins with ``SERIES_`` (``SERIES_R20261012T070000``), and its
+        instances are not the deleted series'.
+        """
         return [
             item
-            for event in [e for e in self.events if e.startswith(prefix)]
+            for event in [e for e in self.events if _instance_of(e, series_id)]
             if (item := self.drop(event)) is not None
         ]
 
@@ -128,6 +134,13 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"Ledger({self.calendar!r}, {len(self.events)} events)"
+
+
+def _instance_of(event_id: str, series_id: str) -> bool:
+    """Whether ``event_id`` names an instance of ``series_id`` (Google's own
+    instance ids are the series id, ``_`` and the original start)."""
+    series, sep, stamp = event_id.rpartition("_")
+    return bool(sep) and series == series_id and stamp[:8].isdigit()
 
 
 class Holdings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from tests.plugins.gcal.fake_gcal import (
     CLIENT_ID,
     CLIENT_SECRET,
     DAVE,
+    NEW_YORK,
     PARTNER_UID,
     REFRESH_TOKEN,
     TOKEN_PATH,
@@ -314,6 +316,36 @@ def test_a_deleted_series_reported_by_its_own_id_removes_its_instances(
     assert result.status == "ok", result.error
     assert result.tombstones == 5
     assert not [i for i in items() if i.startswith("standup4bob")]
+
+
+def test_a_deleted_series_leaves_the_series_split_off_from_it(
+    calendar: FakeCalendar, sync: Sync, items: Any
+) -> None:
+    # "This and following events" splits a series: the rest becomes a series
+    # of its own, whose id starts with the original's.
+    split = "standup4bob_R20261012T133000"
+    calendar.series(
+        split,
+        "Daily standup (new time)",
+        datetime(2026, 10, 12, 9, 30, tzinfo=NEW_YORK),
+        15,
+        3,
+        BOB,
+        {BOB: "accepted", ALICE: "accepted"},
+    )
+    sync()
+    for calendar_id in (ALICE, BOB, CAROL):
+        calendar.put_raw(
+            calendar_id,
+            {"kind": "calendar#event", "id": "standup4bob", "status": "cancelled"},
+        )
+
+    result = sync()
+
+    assert result.status == "ok", result.error
+    assert result.tombstones == 5
+    assert not [i for i in items() if i.startswith("standup4bob@google.com/")]
+    assert len([i for i in items() if i.startswith(f"{split}@google.com/")]) == 3
 
 
 # ---------------------------------------------------------------- 410
