@@ -72,6 +72,9 @@ CENSUS_PAGE_DC = 1000
 #: UTC offsets reach down to -12 h: formatted in UTC, a JQL time read in an
 #: unknown zone may mean up to this much later.
 UNKNOWN_ZONE_MARGIN = timedelta(hours=12)
+#: ... and UTC offsets reach up to +14 h: an upper bound written in UTC plus
+#: this much never means an earlier instant, in whatever zone it is read.
+UNKNOWN_ZONE_MARGIN_EAST = timedelta(hours=14)
 
 #: The ledger of one pass keeps this much of itself in memory; the rest is
 #: in a temporary file.
@@ -106,17 +109,37 @@ class Site:
     epic_field: str | None = None
     categories: Mapping[str, str] = attrs.field(factory=dict)
 
-    def jql_time(self, value: datetime) -> str:
+    def jql_time(self, value: datetime, *, upper: bool = False) -> str:
         """``yyyy-MM-dd HH:mm`` in the account's zone, rounded down.
 
-        In an unknown zone the time is written in UTC minus the widest
-        negative offset, so it never means a later instant than ``value``.
+        A lower bound never means a later instant than ``value``; an upper
+        bound (``upper``) never an earlier one. In an unknown zone the time
+        is written in UTC minus the widest negative offset (plus the widest
+        positive one, for an upper bound). A local time
+        that comes twice (the repeated hour when clocks go back) means
+        either instant, and Jira takes the later: such a bound moves out of
+        the repeated hour by the clocks' shift, so both readings are safe.
         """
         if self.zone is None:
-            value = value.astimezone(UTC) - UNKNOWN_ZONE_MARGIN
+            local = value.astimezone(UTC) + (
+                UNKNOWN_ZONE_MARGIN_EAST if upper else -UNKNOWN_ZONE_MARGIN
+            )
         else:
-            value = value.astimezone(self.zone)
-        return value.strftime("%Y-%m-%d %H:%M")
+            local = value.astimezone(self.zone)
+            written = local.replace(second=0, microsecond=0)
+            # Aware datetimes of one zone compare by wall time: compare the
+            # instants, in UTC.
+            earlier, later = (
+                written.replace(fold=fold).astimezone(UTC) for fold in (0, 1)
+            )
+            shift = later - earlier
+            if shift > timedelta(0):
+                meant = written.astimezone(UTC)
+                if not upper and later > meant:
+                    local = (value - shift).astimezone(self.zone)
+                elif upper and earlier < meant:
+                    local = (value + shift).astimezone(self.zone)
+        return local.strftime("%Y-%m-%d %H:%M")
 
 
 def _team_problems(context: SourceContext) -> list[Problem]:
@@ -318,7 +341,8 @@ class JiraConnector(Connector[JiraConfig]):
             clauses.append(f'updated >= "{site.jql_time(since)}"')
         if until is not None:
             # Minutes are rounded down; the minute after covers the last one.
-            clauses.append(f'updated < "{site.jql_time(until + timedelta(minutes=1))}"')
+            bound = site.jql_time(until + timedelta(minutes=1), upper=True)
+            clauses.append(f'updated < "{bound}"')
         return " AND ".join(clauses) + order
 
     def search(
@@ -414,18 +438,33 @@ class JiraConnector(Connector[JiraConfig]):
                 status=status,
             )
         if status == 410:
+            advice = (
+                "this site no longer has the old search API, so it is Jira Cloud: "
+                f"set email and token (an API token) instead of pat in "
+                f"[sources.{name}]"
+                if not self.config.cloud
+                else "the site has removed this API; a newer headway-jira may "
+                "read it through the API that replaces it"
+            )
             return JiraError(
-                f"Jira at {site} answered HTTP 410 Gone to {error.url}{detail}; this "
-                "site no longer has the old search API, so it is Jira Cloud: set "
-                f"email and token (an API token) instead of pat in [sources.{name}]",
+                f"Jira at {site} answered HTTP 410 Gone to {error.url}{detail}; "
+                f"{advice}",
                 source=name,
                 status=status,
             )
         if status == 404:
+            # Data Center has no /rest/api/3: a Cloud-style source pointed
+            # at one ends here too.
+            server = (
+                "; or, if it is Jira Data Center, set pat (a personal access "
+                "token) instead of email and token"
+                if self.config.cloud
+                else ""
+            )
             return JiraError(
                 f"Jira at {site} has no {error.url} (HTTP 404); check that url in "
                 f"[sources.{name}] is the site root, such as "
-                "https://acme.atlassian.net",
+                f"https://acme.atlassian.net{server}",
                 source=name,
                 status=status,
             )

@@ -16,6 +16,10 @@ in the account's zone). The fake answers:
 - 401 for other credentials, 400 with ``errorMessages`` for JQL it cannot
   read or a project it does not know.
 
+:func:`rate_limited` builds the 429 (and 503) Jira Cloud sends, headers and
+body, for a test to inject. JQL times in the repeated hour of a fall-back
+are read as the later instant, as Jira reads them (``fold``).
+
 The JQL it reads is the subset headway sends: ``(project in (A, B))`` or
 ``(project = A)``, ``AND updated >= "yyyy-MM-dd HH:mm"`` or ``<``, read in
 the account's zone, and ``ORDER BY updated ASC, key ASC`` or ``created``.
@@ -129,6 +133,10 @@ class FakeJira:
         ``"offset"``.
     :param page_cap: the most issues Cloud returns a page with many fields.
     :param dc_cap: the most issues Data Center returns a page.
+    :param fold: which of the two instants a JQL time in the repeated hour
+        of a daylight-saving fall-back means: ``1``, the later (standard
+        time), as Jira reads it (a naive bound there skips the first
+        occurrence of the hour), or ``0``, the earlier.
     """
 
     def __init__(
@@ -139,6 +147,7 @@ class FakeJira:
         tokens: str = "keyset",
         page_cap: int = 100,
         dc_cap: int = 50,
+        fold: int = 1,
     ):
         self.cloud = cloud
         self.zone = ZoneInfo(zone)
@@ -146,6 +155,7 @@ class FakeJira:
         self.tokens = tokens
         self.page_cap = page_cap
         self.dc_cap = dc_cap
+        self.fold = fold
         self.issues: dict[str, dict[str, Any]] = {}
         self.changelogs: dict[str, list[dict[str, Any]]] = {}
         self.projects = {"PLAT": "10016", "WEB": "10017", "OPS": "10018"}
@@ -526,7 +536,8 @@ class FakeJira:
                 raise _JqlError(
                     f"Date value '{text}' for field 'updated' is invalid."
                 ) from None
-            filters.append((op, local.replace(tzinfo=self.zone).astimezone(UTC)))
+            local = local.replace(tzinfo=self.zone, fold=self.fold)
+            filters.append((op, local.astimezone(UTC)))
         now = self.now() if self.now else None
         rows = []
         for issue in self.issues.values():
@@ -623,6 +634,57 @@ def _template() -> dict[str, Any]:
 
 _TEMPLATE = _template()
 _USER_JSON = json.dumps(RECORDED["fields"]["assignee"])
+
+
+# ---------------------------------------------------------------- limits
+
+#: When the suite's clock starts: the base of a limit's reset time.
+_SUITE_START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def rate_limited(
+    seconds: int,
+    *,
+    status: int = 429,
+    html: bool = False,
+    at: datetime = _SUITE_START,
+) -> FakeResponse:
+    """A limited answer as Jira Cloud sends it.
+
+    ``Retry-After`` in seconds, ``X-RateLimit-Reset`` as an ISO time
+    (``yyyy-MM-ddTHH:mmZ``, not epoch seconds), ``RateLimit-Reason``, and
+    the JSON error body; or (``html``) the error page Cloud's edge answers
+    with instead. A 503 ("a resource limit has been reached") carries
+    ``Retry-After`` too.
+    """
+    reset = (at + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%MZ")
+    headers = {"Retry-After": str(seconds), "X-RateLimit-Reset": reset}
+    if status == 429:
+        headers |= {
+            "X-RateLimit-Limit": "100",
+            "X-RateLimit-Remaining": "0",
+            "RateLimit-Reason": "jira-burst-based",
+        }
+    if html:
+        headers["Content-Type"] = "text/html;charset=UTF-8"
+        return FakeResponse(status, body=_LIMIT_PAGE, headers=headers)
+    message = (
+        "The request has been rate-limited. Please try again later."
+        if status == 429
+        else "Service Unavailable: a resource limit has been reached."
+    )
+    return FakeResponse(
+        status,
+        json={"errorMessages": [message], "errors": {}, "status": status},
+        headers=headers,
+    )
+
+
+_LIMIT_PAGE = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Oops - an '
+    'error has occurred</title></head><body class=" error-page error429"><div '
+    'id="error-state"><h1>Something went wrong</h1></div></body></html>'
+)
 
 
 # ---------------------------------------------------------------- sources

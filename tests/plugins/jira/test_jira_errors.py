@@ -34,6 +34,7 @@ from .fakejira import (
     cloud_options,
     dc_options,
     hourly,
+    rate_limited,
 )
 
 FIRST = datetime(2026, 3, 1, tzinfo=UTC)
@@ -202,6 +203,22 @@ def test_the_removed_search_api_says_the_site_needs_the_new_one(
     assert "set email and token (an API token) instead of pat" in error
 
 
+def test_a_410_to_a_cloud_source_does_not_ask_for_what_it_has(
+    site: FakeJira, fake_api: FakeApi, clock: FakeClock, tmp_path: Path
+) -> None:
+    fake_api.inject(
+        FakeResponse(410, json=GONE_BODY), path="/rest/api/3/search/jql", repeat=True
+    )
+
+    result = sync(fake_api, tmp_path)
+
+    assert result.status == "failed"
+    error = result.error or ""
+    assert "answered HTTP 410 Gone to /rest/api/3/search/jql" in error
+    assert "Please migrate" in error and "instead of pat" not in error
+    assert "the site has removed this API" in error
+
+
 def test_a_wrong_url_says_to_give_the_site_root(
     site: FakeJira, fake_api: FakeApi, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -215,18 +232,33 @@ def test_a_wrong_url_says_to_give_the_site_root(
     assert "is the site root" in (result.error or "")
 
 
+def test_a_cloud_source_pointed_at_data_center_says_to_use_a_pat(
+    fake_api: FakeApi, clock: FakeClock, tmp_path: Path
+) -> None:
+    # Data Center serves /rest/api/2 only: /rest/api/3/myself is not found.
+    FakeJira(cloud=False).serve(fake_api)
+    fake_api.strict = False
+
+    result = sync(fake_api, tmp_path)
+
+    assert result.status == "failed"
+    assert "has no /rest/api/3/myself (HTTP 404)" in (result.error or "")
+    assert "if it is Jira Data Center, set pat" in (result.error or "")
+
+
 @pytest.mark.parametrize(
     "limited",
     [
-        FakeResponse(429, headers={"Retry-After": "17"}, json={"message": "slow"}),
-        FakeResponse(503, headers={"Retry-After": "17"}, body="busy"),
+        rate_limited(17),
+        rate_limited(17, html=True),
+        rate_limited(17, status=503),
         FakeResponse(
             403,
             headers={"Retry-After": "17", "X-RateLimit-Remaining": "0"},
             json={"errorMessages": ["Rate limit exceeded."]},
         ),
     ],
-    ids=["429", "503", "403-limited"],
+    ids=["429", "429-html-page", "503", "403-limited"],
 )
 def test_rate_limits_wait_as_retry_after_says(
     site: FakeJira,
@@ -252,8 +284,7 @@ def test_a_limit_longer_than_max_wait_stops_with_what_was_read(
     site: FakeJira, fake_api: FakeApi, clock: FakeClock, tmp_path: Path
 ) -> None:
     site.hooks[1] = lambda: fake_api.inject(
-        FakeResponse(429, headers={"Retry-After": "900"}),
-        path="/rest/api/3/search/jql",
+        rate_limited(900), path="/rest/api/3/search/jql"
     )
 
     stopped = sync(fake_api, tmp_path, max_wait=600)

@@ -14,7 +14,7 @@ import pytest
 
 import headway_jira
 from headway_sdk import FakeClock
-from headway_sdk.testing import FakeApi, FakeResponse, run_source
+from headway_sdk.testing import FakeApi, run_source
 
 from .fakejira import (
     DC_ENV,
@@ -25,6 +25,7 @@ from .fakejira import (
     dc_options,
     hourly,
     jira_date,
+    rate_limited,
 )
 
 FIRST = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
@@ -249,6 +250,59 @@ def test_the_watermark_is_written_in_the_accounts_time_zone(
     assert second.items == 2  # the lookback's newest issue, and the late one
 
 
+@pytest.mark.parametrize("fold", [1, 0], ids=["read-as-standard", "read-as-summer"])
+def test_the_repeated_hour_of_a_fall_back_skips_nothing(
+    fake_api: FakeApi, clock: FakeClock, tmp_path: Path, fold: int
+) -> None:
+    # Los Angeles falls back on 2026-11-01: 01:00-02:00 local comes twice,
+    # 08:00-09:00 UTC (PDT) and then 09:00-10:00 UTC (PST). A JQL time in
+    # that hour means either instant; Jira takes the later one.
+    site = FakeJira(zone="America/Los_Angeles", fold=fold)
+    site.add(1, updated=datetime(2026, 11, 1, 8, 40, tzinfo=UTC), summary="first")
+    site.serve(fake_api)
+    database = tmp_path / "h.db"
+    clock.set(datetime(2026, 11, 1, 8, 45, tzinfo=UTC))
+    assert sync(fake_api, site, database).status == "ok"
+    # Edited at 01:41 PDT, after the first sync, before the clocks go back.
+    late = site.add(2, updated=datetime(2026, 11, 1, 8, 41, tzinfo=UTC))
+    clock.set(datetime(2026, 11, 1, 8, 50, tzinfo=UTC))
+
+    second = sync(fake_api, site, database)
+
+    assert second.status == "ok", second.error
+    assert rows(database, "SELECT 1 FROM items WHERE id = ?", late["id"]) == [(1,)]
+    # From 01:30 PDT, written as a time before the repeated hour.
+    assert 'updated >= "2026-11-01 00:30"' in searched_jql(site)[-1]
+
+
+@pytest.mark.parametrize(
+    ("utc", "lower", "upper"),
+    [
+        ("07:59", "00:59", "00:59"),  # before the repeated hour
+        ("08:30", "00:30", "01:30"),  # its first pass (PDT)
+        ("09:30", "01:30", "02:30"),  # its second pass (PST)
+        ("10:00", "02:00", "02:00"),  # after it
+    ],
+)
+def test_bounds_in_the_repeated_hour_hold_whichever_instant_jira_reads(
+    utc: str, lower: str, upper: str
+) -> None:
+    zone = ZoneInfo("America/Los_Angeles")
+    site = headway_jira.Site(zone)
+    value = datetime.fromisoformat(f"2026-11-01T{utc}:30+00:00")
+
+    assert site.jql_time(value) == f"2026-11-01 {lower}"
+    assert site.jql_time(value, upper=True) == f"2026-11-01 {upper}"
+    for text, bound in ((lower, "lower"), (upper, "upper")):
+        wall = datetime.fromisoformat(f"2026-11-01T{text}")
+        meanings = [wall.replace(tzinfo=zone, fold=fold) for fold in (0, 1)]
+        if bound == "lower":
+            assert all(m.astimezone(UTC) <= value for m in meanings)
+        else:
+            floor = value.replace(second=0)
+            assert all(m.astimezone(UTC) >= floor for m in meanings)
+
+
 def test_a_configured_time_zone_wins_over_the_accounts(
     fake_api: FakeApi, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -279,6 +333,36 @@ def test_an_unknown_zone_reads_twelve_hours_early(
     mark = FIRST + timedelta(hours=2) - timedelta(minutes=10) - timedelta(hours=12)
     assert f'updated >= "{mark:%Y-%m-%d %H:%M}"' in searched_jql(site)[-1]
     assert "Mars/Olympus_Mons" in caplog.text and "time_zone" in caplog.text
+
+
+def test_in_an_unknown_zone_a_second_pass_reads_up_to_the_syncs_start(
+    fake_api: FakeApi, clock: FakeClock, tmp_path: Path, caplog: Any
+) -> None:
+    # The account's zone is unknown here; Jira reads JQL times in Kolkata.
+    site = FakeJira(cloud=False, zone="Asia/Kolkata", dc_cap=10)
+    made = hourly(site, 40, first=clock.now() - timedelta(hours=40))
+    site.zone_name = "Mars/Olympus_Mons"
+    site.serve(fake_api)
+    # Read on the third page, edited before the fourth: the issue after its
+    # old place, updated ten hours ago, slides past the boundary.
+    edited = made[25]
+    site.hooks[4] = lambda: site.update(
+        edited["id"], clock.now() + timedelta(seconds=5), summary="edited mid-sync"
+    )
+    database = tmp_path / "h.db"
+
+    with caplog.at_level(logging.WARNING, logger="headway.source"):
+        result = sync(fake_api, site, database, page_size=10)
+
+    assert result.status == "ok", result.error
+    assert "came twice" in caplog.text
+    stored = {row[0] for row in rows(database, "SELECT id FROM items")}
+    assert stored == set(site.issues)
+    # The upper bound is written 14 hours late: read in any zone, it is no
+    # earlier than the sync's start.
+    second_pass = next(jql for jql in searched_jql(site) if 'updated < "' in jql)
+    bound = clock.now() + timedelta(minutes=1) + timedelta(hours=14)
+    assert f'updated < "{bound:%Y-%m-%d %H:%M}"' in second_pass
 
 
 def test_start_limits_the_first_sync_to_issues_updated_since(
@@ -340,8 +424,7 @@ def test_two_issues_of_one_minute_across_a_page_boundary_survive_a_stop(
     # The second page answers a rate limit too long to wait out: the sync
     # stops after the page that ends with the first of the two issues.
     site.hooks[1] = lambda: fake_api.inject(
-        FakeResponse(429, headers={"Retry-After": "3600"}),
-        path="/rest/api/3/search/jql",
+        rate_limited(3600), path="/rest/api/3/search/jql"
     )
     database = tmp_path / "h.db"
 
