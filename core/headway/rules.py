@@ -195,9 +195,13 @@ class RuleSet:
             )
             result.append((f"attributes.{name}", ok))
         if rule.parent:
-            ok = item.parent is not None and (
-                item.parent in rule.parent or parent_key in rule.parent
-            )
+            # A connector that cannot store the parent (outside its query)
+            # may still name it by key in attributes.parent_key.
+            named = item.attributes.get("parent_key")
+            ok = (
+                item.parent is not None
+                and (item.parent in rule.parent or parent_key in rule.parent)
+            ) or (isinstance(named, str) and named in rule.parent)
             result.append(("parent", ok))
         if rule.title is not None:
             result.append(("title", rule.title.search(item.title) is not None))
@@ -978,9 +982,10 @@ class Classifier:
             parts.append(
                 f"(i.parent IN ({marks}) OR (SELECT p.key FROM items AS p "
                 "WHERE p.source = i.source AND p.id = i.parent "
-                f"AND p.deleted_at IS NULL) IN ({marks}))"
+                f"AND p.deleted_at IS NULL) IN ({marks}) OR "
+                f"json_extract(i.attributes, '$.parent_key') IN ({marks}))"
             )
-            params += [*rule.parent, *rule.parent]
+            params += [*rule.parent, *rule.parent, *rule.parent]
         if rule.title is not None:
             parts.append(_title_sql(rule, params))
         if rule.people:

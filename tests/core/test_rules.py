@@ -188,6 +188,28 @@ def test_a_parent_condition_takes_the_parents_id_or_key(
     assert outcome(rows, ("jira", "S1"))[0] == ("P1" if matches else "unaligned")
 
 
+@pytest.mark.parametrize(
+    ("reference", "matches"),
+    [("OPS-1", True), ("OPS-2", False)],
+    ids=["recorded-key", "other-key"],
+)
+def test_a_parent_outside_the_store_is_matched_by_the_key_its_child_records(
+    tmp_path: Path, reference: str, matches: bool
+):
+    # The epic is not stored (outside the source's query), with or without
+    # the id of it on the child: only attributes.parent_key names it.
+    items = [
+        item("S1", parent="E9", attributes={"parent_key": "OPS-1"}),
+        item("S2", attributes={"parent_key": "OPS-1"}),
+        item("S3", attributes={"parent_key": 1}),
+    ]
+    rows = both(tmp_path, [{"objective": "P1", "parent": reference}], items)
+    expected = "P1" if matches else "unaligned"
+    assert outcome(rows, ("jira", "S1"))[0] == expected
+    assert outcome(rows, ("jira", "S2"))[0] == expected
+    assert outcome(rows, ("jira", "S3"))[0] == "unaligned"
+
+
 def test_a_deleted_parent_is_not_matched_by_its_key(tmp_path: Path):
     store = fill(
         tmp_path / "h.db",

@@ -113,7 +113,7 @@ def test_keys_name_items_in_explain_and_in_a_rules_parent(
 
 
 @pytest.mark.parametrize("cloud", [True, False], ids=["cloud", "data-center"])
-def test_an_epic_outside_the_jql_is_named_by_its_key_through_parent_key(
+def test_a_parent_rule_names_an_epic_outside_the_jql_by_its_key(
     fake_api: FakeApi,
     clock: FakeClock,
     with_jira: Plugins,
@@ -122,7 +122,8 @@ def test_an_epic_outside_the_jql_is_named_by_its_key_through_parent_key(
     cloud: bool,
 ) -> None:
     # The epic lives in OPS, which the JQL does not select: the store has
-    # its id as the story's parent, and its key in attributes.parent_key.
+    # its id as the story's parent, and its key only in attributes.parent_key,
+    # which a rule's parent condition reads.
     site = FakeJira(cloud=cloud)
     epic = site.add(1, project="OPS", updated=FIRST, issuetype="Epic")
     link = {"id": epic["id"], "key": "OPS-1", "fields": {"summary": "Epic"}}
@@ -135,7 +136,7 @@ def test_an_epic_outside_the_jql_is_named_by_its_key_through_parent_key(
         else 'pat = "${JIRA_PAT}"'
     )
     text = _workspace(fake_api.url, credentials).replace(
-        'parent = "PLAT-1"', 'attributes = { parent_key = "OPS-1" }'
+        'parent = "PLAT-1"', 'parent = "OPS-1"'
     )
     path = write_config(text)
     synced = run_cli("--config", str(path), "sync", env=ENV if cloud else DC_ENV)
