@@ -14,9 +14,10 @@ from typing import Any
 import attrs
 
 from .config import Config
-from .errors import ScoringError
+from .errors import PluginError, ScoringError
 from .snapshots import score
 from .store import Store
+from .sync import source_problems
 
 #: A team's classified share of effort (strategic or overhead) must reach this.
 CLASSIFIED_SHARE = 0.70
@@ -45,7 +46,7 @@ def run_checks(
     The data checks score the store without saving anything.
     """
     now = now or datetime.now(UTC)
-    checks = [Check("the configuration is valid", True, "every key checked")]
+    checks = [_valid_check(config, plugins)]
     checks += _config_checks(config)
 
     if not config.database.exists():
@@ -85,6 +86,24 @@ def run_checks(
 def verdict(checks: Sequence[Check]) -> str:
     """``productive`` when every check passed, else ``busy``."""
     return "productive" if all(c.passed for c in checks) else "busy"
+
+
+def _valid_check(config: Config, plugins: Any) -> Check:
+    """The file loaded; do the enabled sources' tables pass their connectors?"""
+    name = "the configuration is valid"
+    try:
+        problems = source_problems(config, plugins)
+    except PluginError as error:
+        return Check(name, False, str(error))
+    if problems:
+        return Check(name, False, "; ".join(str(p) for p in problems))
+    disabled = [s.name for s in config.sources.values() if not s.enabled]
+    if disabled:
+        skipped = ", ".join(disabled)
+        return Check(
+            name, True, f"every key checked but those of disabled sources ({skipped})"
+        )
+    return Check(name, True, "every key checked")
 
 
 def _config_checks(config: Config) -> list[Check]:

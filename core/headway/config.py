@@ -4,8 +4,9 @@ The whole file is checked before any work starts and every problem is
 reported at once, each with its key path, so a user fixes a config in one
 pass. Source tables (``[sources.NAME]``) are only checked for their plugin
 here: their own keys belong to the connector, which validates them when the
-sync engine builds it, and their ``${VAR}`` secrets are read from the
-environment only then, so ``headway score`` never needs a sync token.
+sync engine (or ``headway check``) builds it, and their ``${VAR}`` secrets
+are read from the environment only by a sync, so ``headway score`` never
+needs a sync token.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import tomllib
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -41,6 +42,8 @@ from .secrets import MASK, Secret, is_secret_key, register_secret
 
 CONFIG_ENV = "HEADWAY_CONFIG"
 DEFAULT_CONFIG_NAME = "headway.toml"
+
+_T = TypeVar("_T")
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -281,9 +284,9 @@ def parse_config(
         name=name,
         period=current,  # type: ignore[arg-type]
         perspectives=tuple(perspectives),
-        objectives=tuple(objectives),
-        measures=tuple(measures),
-        key_results=tuple(key_results),
+        objectives=_built(objectives),
+        measures=_built(measures),
+        key_results=_built(key_results),
         rules=tuple(rules),
         teams=tuple(teams),
         people=tuple(people),
@@ -302,7 +305,10 @@ def parse_config(
 
 
 def resolve_options(
-    source: SourceConfig, environ: Mapping[str, str] | None = None
+    source: SourceConfig,
+    environ: Mapping[str, str] | None = None,
+    *,
+    secrets: bool = True,
 ) -> tuple[dict[str, Any], list[Problem]]:
     """A source's options with ``${VAR}`` read from the environment.
 
@@ -310,11 +316,14 @@ def resolve_options(
     come back as :class:`~headway.secrets.Secret` and are registered for
     redaction, as is every value read from the environment for such a key.
 
+    :param secrets: read the variables of secret-named keys. When false, only
+        whether each is set is looked at, and ``***`` stands in for its value
+        (``headway check`` validates source tables so).
     :returns: the options, and a problem per variable that is not set (its
         value is left empty so the connector can report the rest).
     """
     env = os.environ if environ is None else environ
-    reader = _Reader(env)
+    reader = _Reader(env, secrets=secrets)
     resolved = {
         key: reader.interpolate(value, f"sources.{source.name}.{key}", key)
         for key, value in source.options.items()
@@ -339,11 +348,27 @@ def suggest(value: str, choices: Iterable[str]) -> str:
 # ---------------------------------------------------------------- internals
 
 
+@attrs.frozen
+class _Unbuilt:
+    """An objective, measure or key result that a problem kept from being
+    built: what its table names, so its references are checked all the same
+    and one run reports every problem."""
+
+    id: str | None
+    perspective: str | None = None
+    objective: str | None = None
+    measure: str | None = None
+    function: str | None = None
+    drives: tuple[str, ...] = ()
+    capacity: float | None = None
+
+
 class _Reader:
     """Reads typed values out of TOML tables, collecting problems with paths."""
 
-    def __init__(self, environ: Mapping[str, str]):
+    def __init__(self, environ: Mapping[str, str], *, secrets: bool = True):
         self.environ = environ
+        self.secrets = secrets
         self.problems: list[Problem] = []
         # Where each parsed entry was written, so later checks name the
         # entry's own place even when entries before it were invalid.
@@ -413,6 +438,8 @@ class _Reader:
                     "running headway",
                 )
                 return ""
+            if secret and not self.secrets:
+                return MASK
             found = self.environ[name]
             if secret:
                 register_secret(found)
@@ -574,8 +601,8 @@ def _read_people(reader: _Reader, table: Mapping[str, Any]) -> list[Person]:
 
 def _read_objectives(
     reader: _Reader, entries: list[tuple[str, Mapping]]
-) -> list[Objective]:
-    objectives = []
+) -> list[Objective | _Unbuilt]:
+    objectives: list[Objective | _Unbuilt] = []
     for path, entry in entries:
         reader.unknown_keys(entry, OBJECTIVE_KEYS, path)
         id = reader.text(entry, "id", path, required=True)
@@ -589,20 +616,26 @@ def _read_objectives(
                 f"is a share of all effort and must be between 0 and 1, got "
                 f"{_num(capacity)}",
             )
+        owner = reader.text(entry, "owner", path)
+        drives = reader.texts(entry, "drives", path)
+        description = reader.text(entry, "description", path, default="") or ""
         if id is None or perspective is None:
-            continue
-        objectives.append(
-            Objective(
-                id=id,
-                perspective=perspective,
-                title=title or id,
-                owner=reader.text(entry, "owner", path),
-                weight=weight or 1.0,
-                drives=reader.texts(entry, "drives", path),
-                capacity=capacity,
-                description=reader.text(entry, "description", path, default="") or "",
+            objectives.append(
+                _Unbuilt(id, perspective=perspective, drives=drives, capacity=capacity)
             )
-        )
+        else:
+            objectives.append(
+                Objective(
+                    id=id,
+                    perspective=perspective,
+                    title=title or id,
+                    owner=owner,
+                    weight=weight or 1.0,
+                    drives=drives,
+                    capacity=capacity,
+                    description=description,
+                )
+            )
         reader.place(objectives[-1], path)
     return objectives
 
@@ -648,8 +681,8 @@ def _read_target(
 
 def _read_measures(
     reader: _Reader, entries: list[tuple[str, Mapping]]
-) -> list[Measure]:
-    measures = []
+) -> list[Measure | _Unbuilt]:
+    measures: list[Measure | _Unbuilt] = []
     for path, entry in entries:
         reader.unknown_keys(entry, MEASURE_KEYS, path)
         id = reader.text(entry, "id", path, required=True)
@@ -660,35 +693,40 @@ def _read_measures(
         baseline, target = _read_target(reader, entry, path, "baseline")
         weight = reader.number(entry, "weight", path, default=1.0, positive=True)
         values = _read_value_source(reader, entry, path)
-        if id is None or objective is None or target is None:
-            continue
-        measures.append(
-            Measure(
-                id=id,
-                objective=objective,
-                title=reader.text(entry, "title", path, default=id) or id,
-                kind=kind if kind in MEASURE_KINDS else "outcome",
-                unit=reader.text(entry, "unit", path, default="") or "",
-                baseline=0.0 if baseline is None else baseline,
-                target=target,
-                weight=weight or 1.0,
-                owner=reader.text(entry, "owner", path),
-                **values,
-            )
-        )
-        reader.place(measures[-1], path)
+        title = reader.text(entry, "title", path, default=id)
+        unit = reader.text(entry, "unit", path, default="") or ""
+        owner = reader.text(entry, "owner", path)
         if baseline is None and target == 0.0:
             reader.problem(
                 f"{path}.baseline",
                 "is required when the target is 0 (the default baseline is 0)",
             )
+        if id is None or objective is None or target is None:
+            function = values.get("function")
+            measures.append(_Unbuilt(id, objective=objective, function=function))
+        else:
+            measures.append(
+                Measure(
+                    id=id,
+                    objective=objective,
+                    title=title or id,
+                    kind=kind if kind in MEASURE_KINDS else "outcome",
+                    unit=unit,
+                    baseline=0.0 if baseline is None else baseline,
+                    target=target,
+                    weight=weight or 1.0,
+                    owner=owner,
+                    **values,
+                )
+            )
+        reader.place(measures[-1], path)
     return measures
 
 
 def _read_key_results(
     reader: _Reader, entries: list[tuple[str, Mapping]]
-) -> list[KeyResult]:
-    key_results = []
+) -> list[KeyResult | _Unbuilt]:
+    key_results: list[KeyResult | _Unbuilt] = []
     for path, entry in entries:
         reader.unknown_keys(entry, KEY_RESULT_KEYS, path)
         id = reader.text(entry, "id", path, required=True)
@@ -702,23 +740,35 @@ def _read_key_results(
             except ValueError as error:
                 reader.problem(f"{path}.period", str(error))
         values = _read_value_source(reader, entry, path, extra=("measure",))
+        title = reader.text(entry, "title", path, default=id)
+        owner = reader.text(entry, "owner", path)
+        unit = reader.text(entry, "unit", path, default="") or ""
+        measure = reader.text(entry, "measure", path)
         if id is None or objective is None or start is None or target is None:
-            continue
-        key_results.append(
-            KeyResult(
-                id=id,
-                objective=objective,
-                title=reader.text(entry, "title", path, default=id) or id,
-                start=start,
-                target=target,
-                owner=reader.text(entry, "owner", path),
-                period=period,
-                weight=weight or 1.0,
-                unit=reader.text(entry, "unit", path, default="") or "",
-                measure=reader.text(entry, "measure", path),
-                **values,
+            key_results.append(
+                _Unbuilt(
+                    id,
+                    objective=objective,
+                    measure=measure,
+                    function=values.get("function"),
+                )
             )
-        )
+        else:
+            key_results.append(
+                KeyResult(
+                    id=id,
+                    objective=objective,
+                    title=title or id,
+                    start=start,
+                    target=target,
+                    owner=owner,
+                    period=period,
+                    weight=weight or 1.0,
+                    unit=unit,
+                    measure=measure,
+                    **values,
+                )
+            )
         reader.place(key_results[-1], path)
     return key_results
 
@@ -863,15 +913,15 @@ def _read_sources(
 def _check_references(
     reader: _Reader,
     perspectives: list[Perspective],
-    objectives: list[Objective],
-    measures: list[Measure],
-    key_results: list[KeyResult],
+    objectives: list[Objective | _Unbuilt],
+    measures: list[Measure | _Unbuilt],
+    key_results: list[KeyResult | _Unbuilt],
     rules: list[Rule],
     teams: list[Team],
 ) -> None:
     perspective_keys = [p.key for p in perspectives]
-    objective_ids = [o.id for o in objectives]
-    measure_ids = [m.id for m in measures]
+    objective_ids = [o.id for o in objectives if o.id is not None]
+    measure_ids = [m.id for m in measures if m.id is not None]
     team_keys = [t.key for t in teams]
 
     _check_duplicates(reader, objectives)
@@ -921,15 +971,18 @@ def _check_references(
             f"planned capacities sum to {_num(total_capacity)}, more than all "
             "effort (1)",
         )
-    if cycle := _find_cycle({o.id: o.drives for o in objectives}):
+    graph = {o.id: o.drives for o in objectives if o.id is not None}
+    if cycle := _find_cycle(graph):
         reader.problem("objectives", f"drives form a cycle: {' -> '.join(cycle)}")
 
 
 def _check_duplicates(
-    reader: _Reader, entries: list[Objective] | list[Measure | KeyResult]
+    reader: _Reader, entries: Iterable[Objective | Measure | KeyResult | _Unbuilt]
 ) -> None:
     seen: dict[str, str] = {}
     for entry in entries:
+        if entry.id is None:
+            continue
         where = reader.where(entry)
         if entry.id in seen:
             reader.problem(
@@ -965,10 +1018,17 @@ def _find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
 
 
 def _with_paths(
-    reader: _Reader, measures: list[Measure], key_results: list[KeyResult]
-) -> Iterable[tuple[str, Measure | KeyResult]]:
+    reader: _Reader,
+    measures: list[Measure | _Unbuilt],
+    key_results: list[KeyResult | _Unbuilt],
+) -> Iterable[tuple[str, Measure | KeyResult | _Unbuilt]]:
     for entry in (*measures, *key_results):
         yield reader.where(entry), entry
+
+
+def _built(entries: Iterable[_T | _Unbuilt]) -> tuple[_T, ...]:
+    """The entries that were built: all of them once no problem was found."""
+    return tuple(entry for entry in entries if not isinstance(entry, _Unbuilt))
 
 
 def _mask_secrets(value: Any, key: str = "") -> Any:

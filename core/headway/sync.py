@@ -172,9 +172,13 @@ def build_connectors(
     full: bool = False,
     stop: threading.Event | None = None,
     environ: Any = None,
+    secrets: bool = True,
 ) -> list[_Built]:
     """Build and validate the connector of each source.
 
+    :param secrets: read the secrets the tables name (see
+        :func:`~headway.config.resolve_options`); without them the connectors
+        are built to be validated, not run.
     :raises ConfigError: every problem of every source, with key paths.
     """
     registry = plugins.connectors()
@@ -192,7 +196,7 @@ def build_connectors(
                 )
             )
             continue
-        options, missing = resolve_options(source, environ)
+        options, missing = resolve_options(source, environ, secrets=secrets)
         context = SourceContext(
             name=source.name,
             plugin=source.plugin,
@@ -467,6 +471,23 @@ def _record(store: Store, result: SourceResult) -> None:
         waited=result.stats.waited,
         error=result.error,
     )
+
+
+def source_problems(config: Config, plugins: Plugins) -> list[Problem]:
+    """What a sync of the enabled sources would find wrong in their tables.
+
+    Each connector is built and validated as :func:`plan_sync` does it, with
+    no request made and no secret read: a secret-named key's variables must
+    be set, and ``***`` stands in for their values, so only ``sync --check``
+    tells a wrong token.
+
+    :raises PluginError: a connector crashed reading its table.
+    """
+    try:
+        build_connectors(config, plugins, select_sources(config), secrets=False)
+    except ConfigError as error:
+        return error.problems
+    return []
 
 
 def check_sources(

@@ -143,6 +143,68 @@ def test_every_problem_is_reported_at_once_with_its_path(write_config):
     assert len(found) == len(expected)
 
 
+OBJECTIVE = '[[objectives]]\nid = "P1"\nperspective = "process"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            OBJECTIVE + '[[measures]]\nid = "M1"\nobjective = "NOPE"\ntarget = "high"',
+            [
+                "measures[0].target: must be a number, got a string",
+                "measures[0].objective: unknown objective 'NOPE'",
+            ],
+            id="measure",
+        ),
+        pytest.param(
+            '[[key_results]]\nobjective = "NOPE"\nmeasure = "M9"\nstart = 0\n'
+            "target = 1",
+            [
+                "key_results[0].id: is required",
+                "key_results[0].objective: unknown objective 'NOPE'",
+                "key_results[0].measure: unknown measure 'M9'",
+            ],
+            id="key-result",
+        ),
+        pytest.param(
+            '[[objectives]]\nid = "P1"\ndrives = ["X"]',
+            [
+                "objectives[0].perspective: is required",
+                "objectives[0].drives: unknown objective 'X'",
+            ],
+            id="objective",
+        ),
+        pytest.param(
+            OBJECTIVE + '[[measures]]\nid = "M1"\nobjective = "P1"\ntarget = "high"\n'
+            '[[key_results]]\nid = "M1"\nobjective = "P1"\nstart = 0\ntarget = 1',
+            [
+                "measures[0].target: must be a number, got a string",
+                "key_results[0].id: duplicate id 'M1' (first at measures[0])",
+            ],
+            id="duplicate",
+        ),
+        pytest.param(
+            '[[objectives]]\nid = "P1"\n'
+            '[[measures]]\nid = "M1"\nobjective = "P1"\ntarget = "high"\n'
+            '[[key_results]]\nid = "K1"\nobjective = "P1"\nmeasure = "M1"\n'
+            "start = 0\ntarget = 1",
+            [
+                "objectives[0].perspective: is required",
+                "measures[0].target: must be a number, got a string",
+            ],
+            id="still-known",
+        ),
+    ],
+)
+def test_an_entry_that_cannot_be_built_has_its_references_checked(
+    write_config, text, expected
+):
+    # One run shows every problem: a bad field does not hide a bad reference
+    # of the same entry, nor make the entry unknown to those that name it.
+    assert problems(write_config, text) == expected
+
+
 def test_unknown_keys_get_a_suggestion(write_config):
     found = problems(
         write_config, '[[objectives]]\nid = "P1"\nperspectve = "process"\n'
@@ -216,6 +278,27 @@ def test_source_secrets_are_read_at_sync_time_and_never_shown(write_config):
     options, missing = resolve_options(config.sources["jira"], {})
     assert [str(p) for p in missing] == [
         "sources.jira.token: environment variable JIRA_TOKEN is not set; export it "
+        "before running headway"
+    ]
+
+
+class _Guarded(dict):
+    """An environment whose secret variable must never be read."""
+
+    def __getitem__(self, name: str) -> str:
+        assert name != "JIRA_TOKEN", "the secret was read"
+        return super().__getitem__(name)
+
+
+def test_source_tables_can_be_resolved_without_reading_a_secret(write_config):
+    text = GOOD + 'url = "${JIRA_URL}"\npat = "${JIRA_PAT}"\n'
+    source = load_config(write_config(text)).sources["jira"]
+    environ = _Guarded(JIRA_TOKEN="s3cr3t-value", JIRA_URL="https://acme.example")
+    options, missing = resolve_options(source, environ, secrets=False)
+    assert options["token"] == Secret("***")
+    assert options["url"] == "https://acme.example"
+    assert [str(p) for p in missing] == [
+        "sources.jira.pat: environment variable JIRA_PAT is not set; export it "
         "before running headway"
     ]
 

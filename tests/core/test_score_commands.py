@@ -15,6 +15,8 @@ from click.testing import CliRunner, Result
 
 from headway.cli import build_cli
 from headway.plugins import Plugins
+from headway.snapshots import load_snapshot, rescore
+from headway.store import Store
 
 WORKSPACE = """
 [scorecard]
@@ -182,6 +184,20 @@ def test_snapshots_diff_explain_and_check_on_the_demo(demo):
     assert "Verdict: productive" in verdict
 
 
+@pytest.mark.parametrize("snapshot_id", [2, 6])
+def test_a_demo_snapshot_recomputes_against_the_one_before_it(demo, snapshot_id):
+    folder, _, _ = demo
+    plugins = Plugins.create(entry_points=False)
+    with Store.open(folder / "headway.db", create=False) as store:
+        stored = load_snapshot(store, snapshot_id)
+        again = rescore(store, snapshot_id, plugins).data
+    # Both have a trade-off, which only a comparison with the previous
+    # snapshot finds: compared with itself, a snapshot shows none.
+    assert "trade_off" in {insight["kind"] for insight in stored["insights"]}
+    assert again["insights"] == stored["insights"]
+    assert [t["id"] for t in again["trends"]] == [*range(1, snapshot_id), None]
+
+
 # ---------------------------------------------------------------- score
 
 
@@ -307,6 +323,31 @@ def test_check_reports_and_only_strict_fails(workspace):
     assert "every perspective has an outcome measure" in failed
     assert "each team has at least 70 % of its effort classified" in failed
     assert "the last sync is recent" not in failed
+
+
+def test_check_validates_source_tables_as_sync_does(
+    workspace, tmp_path: Path, monkeypatch
+):
+    assert re.search(r"the configuration is valid\s+pass", workspace("check").output)
+    monkeypatch.delenv("HEADWAY_UNSET_TOKEN", raising=False)
+    path = tmp_path / "headway.toml"
+    with path.open("a", encoding="utf-8") as file:
+        file.write('bogus_key = 3\ntoken = "${HEADWAY_UNSET_TOKEN}"\n')
+    expected = [
+        "sources.jira.token: environment variable HEADWAY_UNSET_TOKEN is not set; "
+        "export it before running headway",
+        "sources.jira.bogus_key: unknown key for the demo connector",
+    ]
+
+    output = ok(workspace("check")).output
+    assert re.search(r"the configuration is valid\s+fail", output)
+    strict = workspace("check", "--strict", "--json")
+    assert strict.exit_code == 1
+    result = json.loads(strict.output)
+    valid = next(c for c in result["checks"] if c["name"].endswith("is valid"))
+    assert not valid["passed"] and valid["detail"] == "; ".join(expected)
+    refused = no_traceback(workspace("sync"))
+    assert all(f"  {problem}\n" in refused for problem in expected), refused
 
 
 def test_check_without_a_store_fails_its_data_checks(tmp_path: Path, run_cli):
