@@ -6,7 +6,8 @@ A plugin registers them through the ``register_measures`` hook; a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,8 @@ class MeasureContext:
     :param sources: every configured source name mapped to its plugin, so a
         function can find "the Jira sources" when ``params`` names none.
     :param now: the snapshot's time.
+    :param resolve_team: the scorecard's team of an item from its connector's
+        team and its people (design.md section 4); :meth:`team_sql` uses it.
     """
 
     db: sqlite_utils.Database = attrs.field(repr=False)
@@ -34,6 +37,35 @@ class MeasureContext:
     params: Mapping[str, Any] = attrs.field(factory=dict)
     sources: Mapping[str, str] = attrs.field(factory=dict)
     now: datetime | None = None
+    resolve_team: Callable[[str | None, Sequence[str]], str | None] = attrs.field(
+        default=lambda team, people: team or None, repr=False
+    )
+
+    def team_sql(self, team: str = "team", people: str = "people") -> str:
+        """An SQL expression for an item's team as the scorecard sees it.
+
+        The connector's team when it set one, else the team of the item's
+        first person who is a member (through ``[people]`` aliases): the same
+        team the scorecard's alignment counts the item under. Use it to filter
+        by ``params.team``.
+
+        :param team: the column (or expression) holding the connector's team.
+        :param people: the column holding the people as a JSON list.
+        """
+        resolve = self.resolve_team
+
+        def item_team(value: str | None, names: str | None) -> str | None:
+            try:
+                found = json.loads(names or "[]")
+            except ValueError:
+                found = []
+            listed = [str(n) for n in found] if isinstance(found, list) else []
+            return resolve(value or None, listed)
+
+        self.db.conn.create_function(
+            "headway_item_team", 2, item_team, deterministic=True
+        )
+        return f"headway_item_team({team}, {people})"
 
     def sources_of(self, plugin: str) -> list[str]:
         """The sources to read: ``params.source`` (a name or a list), else

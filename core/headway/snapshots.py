@@ -26,7 +26,7 @@ from .config import Config, parse_config
 from .errors import HeadwayError, ScoringError
 from .measures import MeasureContext
 from .model import KeyResult, Measure, Period, Scorecard, Snapshot, format_utc
-from .rules import Classifier, RefreshStats, item_label, rule_set
+from .rules import Classifier, Identities, RefreshStats, item_label, rule_set
 from .scoring import (
     BUSYWORK_GROUPS,
     Alignment,
@@ -141,6 +141,7 @@ def score(
     now: datetime | None = None,
     save: bool = True,
     reclassify: bool = False,
+    recomputing: int | None = None,
 ) -> ScoreRun:
     """Classify, score and (unless ``save`` is false) store a snapshot.
 
@@ -153,6 +154,8 @@ def score(
         pace measured then.
     :param now: the time of scoring (tests pass a fixed one).
     :param reclassify: classify every item again, ignoring the cache.
+    :param recomputing: the id of the stored snapshot this computes again:
+        only the snapshots stored before it count as previous ones.
     :raises ScoringError: a measure's SQL fails or returns something that is
         not one number.
     """
@@ -179,7 +182,9 @@ def score(
             clock.lap("values")
             overall = align(allocations)
             groups = _unaligned_groups(conn, rules.hash, span, overall.effort)
-            before = _previous_picture(conn, scorecard.period.label, span.moment)
+            before = _previous_picture(
+                conn, scorecard.period.label, span.moment, recomputing
+            )
             current = picture(nodes, overall)
             insights = [
                 *busy_not_moving(scorecard, current, before),
@@ -211,7 +216,7 @@ def score(
             [a.row() for a in allocations],
             [_insight_row(index, i) for index, i in enumerate(insights, 1)],
             trends=[
-                *_trends(store, row["taken_at"]),
+                *_trends(store, row["taken_at"], before=recomputing),
                 _trend_entry(unsaved, scores, allocations),
             ],
             sources=_sources(store),
@@ -268,7 +273,15 @@ def rescore(store: Store, snapshot_id: int, plugins: Any = None) -> ScoreRun:
     if row["as_of"]:
         as_of = (datetime.fromisoformat(row["as_of"]) - timedelta(days=1)).date()
     moment = datetime.fromisoformat(row["taken_at"])
-    return score(config, store, plugins, as_of=as_of, now=moment, save=False)
+    return score(
+        config,
+        store,
+        plugins,
+        as_of=as_of,
+        now=moment,
+        save=False,
+        recomputing=snapshot_id,
+    )
 
 
 class _NoEnvironment(dict):
@@ -302,6 +315,7 @@ def read_values(
         "period": span.measured_period(),
         "sources": {name: s.plugin for name, s in config.sources.items()},
         "now": span.moment,
+        "resolve_team": Identities(scorecard).team,
     }
     readings: dict[str, Reading] = {}
     with Store.open_readonly(store.path) as readonly:
@@ -556,13 +570,21 @@ def _with_parent(conn: sqlite3.Connection, group: WorkGroup) -> WorkGroup:
 
 
 def _previous_picture(
-    conn: sqlite3.Connection, period: str, moment: datetime
+    conn: sqlite3.Connection, period: str, moment: datetime, before: int | None
 ) -> Picture | None:
-    """The figures of the latest stored snapshot of the period up to ``moment``."""
+    """The figures of the latest stored snapshot of the period up to ``moment``.
+
+    With ``before``, the snapshot being computed again, only those stored
+    before it count (by ``taken_at``, then id): never itself or a later one.
+    """
+    condition, args = "taken_at <= ?", [period, format_utc(moment)]
+    if before is not None:
+        condition = "(taken_at, id) < (SELECT taken_at, id FROM snapshots WHERE id = ?)"
+        args = [period, before]
     row = conn.execute(
-        "SELECT id, effort FROM snapshots WHERE period = ? AND taken_at <= ? "
+        f"SELECT id, effort FROM snapshots WHERE period = ? AND {condition} "
         "ORDER BY taken_at DESC, id DESC LIMIT 1",
-        (period, format_utc(moment)),
+        args,
     ).fetchone()
     if row is None:
         return None
@@ -906,13 +928,21 @@ def _alignment_data(alignment: Alignment) -> dict[str, Any]:
 
 
 def _trends(
-    store: Store, taken_at: str, snapshot_id: int | None = None
+    store: Store,
+    taken_at: str,
+    snapshot_id: int | None = None,
+    *,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Every stored snapshot up to ``taken_at`` (and ``snapshot_id``), oldest first."""
-    if snapshot_id is None:
-        condition, args = "taken_at <= ?", [taken_at]
-    else:
+    """Every stored snapshot up to ``taken_at`` (and ``snapshot_id``), oldest
+    first; with ``before``, only those stored before that snapshot."""
+    if snapshot_id is not None:
         condition, args = "(taken_at, id) <= (?, ?)", [taken_at, snapshot_id]
+    elif before is not None:
+        condition = "(taken_at, id) < (SELECT taken_at, id FROM snapshots WHERE id = ?)"
+        args = [before]
+    else:
+        condition, args = "taken_at <= ?", [taken_at]
     db = store.db
     entries = {
         row["id"]: {**row, "perspectives": {}, "teams": []}

@@ -256,6 +256,7 @@ class Measures:
     @hookimpl
     def register_measures(self, register: Any) -> None:
         register("count_items", self.count_items, "items in the period")
+        register("team_items", self.team_items, "items of params.team")
         register("broken", self.broken)
 
     def count_items(self, context: MeasureContext) -> float:
@@ -265,6 +266,13 @@ class Measures:
             [start, end],
         ).fetchone()
         return row[0] * context.params.get("factor", 1)
+
+    def team_items(self, context: MeasureContext) -> float:
+        row = context.db.execute(
+            f"SELECT count(*) FROM items WHERE {context.team_sql()} = ?",
+            [context.params["team"]],
+        ).fetchone()
+        return row[0]
 
     def broken(self, context: MeasureContext) -> float:
         raise ValueError("upstream API said no")
@@ -282,9 +290,23 @@ def test_measure_functions_from_plugins(tmp_path: Path, plugins: Plugins):
                 "params": {"factor": 3},
             },
             {"id": "B", "objective": "C1", "target": 10, "function": "broken"},
+            {
+                "id": "T",
+                "objective": "F1",
+                "target": 10,
+                "function": "team_items",
+                "params": {"team": "a"},
+            },
         ]
         cfg = make_config(tmp_path, measures=measures)
-        store = fill(cfg.database, [item("1"), item("2")])
+        # Team a: the connector's team, or ann's (by an alias, first member).
+        items = [
+            item("1"),
+            item("2", team="a"),
+            item("3", people=["nobody", "jira:A1"]),
+            item("4", people=["bob@x.com", "ann@x.com"]),
+        ]
+        store = fill(cfg.database, items)
         with store:
             data = score(cfg, store, plugins, now=NOW).data
     finally:
@@ -295,7 +317,8 @@ def test_measure_functions_from_plugins(tmp_path: Path, plugins: Plugins):
         for o in p["objectives"]
         for n in o["measures"]
     }
-    assert nodes["A"]["value"] == 6 and nodes["A"]["value_from"] == "function"
+    assert nodes["A"]["value"] == 12 and nodes["A"]["value_from"] == "function"
+    assert nodes["T"]["value"] == 2
     assert nodes["B"]["value"] is None and nodes["B"]["status"] == "no data"
     assert "upstream API said no" in nodes["B"]["note"]
 

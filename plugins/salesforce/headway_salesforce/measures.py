@@ -69,7 +69,7 @@ def _scope(
     values: list[Any] = [*sources, *kinds, start, end]
     if "team" in params:
         teams = _values(params["team"])
-        clauses.append(f"team IN ({_marks(teams)})")
+        clauses.append(f"{context.team_sql()} IN ({_marks(teams)})")
         values += teams
     for name in filters:
         if name in params and name != "kind":

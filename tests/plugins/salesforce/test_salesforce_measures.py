@@ -221,3 +221,33 @@ def test_the_plugin_registers_every_measure_function():
         "salesforce.case_resolution_hours": ("salesforce", "outcome"),
         "salesforce.activity_count": ("salesforce", "activity"),
     }
+
+
+def test_a_team_filter_counts_owners_whose_team_comes_from_the_scorecard(tmp_path):
+    path = tmp_path / "headway.db"
+    day = timedelta(days=1)
+    deals = [
+        # The source set no team: the owner's team is the scorecard's to say.
+        deal("m1", created=Q1, closed=Q1 + day, won=True, people=["Ann@acme.example"]),
+        deal("m2", created=Q1, closed=Q1 + day, won=False, people=["bob@acme.example"]),
+        deal("m3", created=Q1, closed=Q1 + day, won=False, team="sales"),
+        deal("m4", created=Q1, closed=Q1 + day, won=True, team="web"),
+    ]
+    with Store.open(path) as writer:
+        run = writer.start_run("crm", "salesforce")
+        writer.write_page("crm", run, Page(deals))
+        writer.finish_run(run, "ok")
+    members = {"ann@acme.example": "sales", "bob@acme.example": "web"}
+
+    def resolve(team: str | None, people: Any) -> str | None:
+        return team or next((members[p.lower()] for p in people), None)
+
+    with Store.open_readonly(path) as reader:
+        context = MeasureContext(
+            db=reader.db,
+            period=Period.parse("2026-Q1"),
+            params={"team": "sales"},
+            sources={"crm": "salesforce"},
+            resolve_team=resolve,
+        )
+        assert measures.win_rate(context) == pytest.approx(1 / 2)
