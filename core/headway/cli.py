@@ -14,7 +14,8 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+import types
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,18 +118,32 @@ def _fail(error: HeadwayError) -> None:
     raise SystemExit(error.exit_code)
 
 
-def configure_logging(verbosity: int) -> None:
+#: Loggers the CLI's handler always serves: headway's own and the SDK's.
+CORE_LOGGERS = ("headway", "headway_sdk")
+#: Third-party loggers, heard only with ``-vvv``.
+THIRD_PARTY_LOGGERS = ("urllib3", "requests")
+
+
+def configure_logging(verbosity: int, names: Sequence[str] = ()) -> Callable[[], None]:
     """Send log records to stderr, at a level set by ``-v`` and ``-q``.
 
-    Called once, by the CLI; library code only logs.
+    One handler, which masks every registered secret, serves headway's
+    loggers, the SDK's (``headway_sdk.*``), the top-level package of each
+    plugin (``names``, say ``headway_jira``) and the HTTP libraries, so a
+    record logged on any of them is redacted and obeys ``-q``/``-v`` the
+    same way. Called once, by the CLI; library code only logs.
+
+    :param names: more logger names (plugins' packages) to serve.
+    :returns: a function putting the loggers back as they were (the CLI
+        calls it when the command ends, so a test's run leaves no trace).
     """
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
         max(-1, min(verbosity, 2)), logging.DEBUG
     )
-    root = logging.getLogger("headway")
-    for handler in list(root.handlers):
-        if getattr(handler, "_headway", False):
-            root.removeHandler(handler)
+    # Third-party libraries speak up only when asked for everything.
+    chatty = logging.DEBUG if verbosity >= 3 else max(level, logging.WARNING)
+    levels = dict.fromkeys((*CORE_LOGGERS, *names), level)
+    levels.update(dict.fromkeys(THIRD_PARTY_LOGGERS, chatty))
     handler = logging.StreamHandler(sys.stderr)
     handler._headway = True  # type: ignore[attr-defined]
     detail = "%(name)s: " if verbosity >= 2 else ""
@@ -136,14 +151,48 @@ def configure_logging(verbosity: int) -> None:
         _LowercaseLevelFormatter(f"%(levelname)s: {detail}%(message)s")
     )
     handler.addFilter(RedactingFilter())
-    root.addHandler(handler)
-    root.setLevel(level)
-    # Third-party libraries speak up only when asked for everything.
-    for name in ("urllib3", "requests"):
-        logging.getLogger(name).setLevel(
-            logging.DEBUG if verbosity >= 3 else logging.WARNING
+    saved: list[tuple[logging.Logger, int, list[logging.Handler]]] = []
+    for name, wanted in levels.items():
+        if _nested(name, levels):
+            # A child of a served logger: its records reach the parent's
+            # handler already; a second handler would print them twice.
+            continue
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level, list(logger.handlers)))
+        for old in list(logger.handlers):
+            if getattr(old, "_headway", False):
+                logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(wanted)
+
+    def restore() -> None:
+        for logger, old_level, old_handlers in saved:
+            logger.removeHandler(handler)
+            for old in old_handlers:
+                if old not in logger.handlers:
+                    logger.addHandler(old)
+            logger.setLevel(old_level)
+
+    return restore
+
+
+def _nested(name: str, names: Iterable[str]) -> bool:
+    return any(name.startswith(other + ".") for other in names if other != name)
+
+
+def plugin_packages(plugins: Plugins) -> list[str]:
+    """The top-level package of every registered plugin, for its loggers."""
+    found: list[str] = []
+    for _name, plugin in plugins.manager.list_name_plugin():
+        module = (
+            plugin.__name__
+            if isinstance(plugin, types.ModuleType)
+            else type(plugin).__module__
         )
-        logging.getLogger(name).addFilter(RedactingFilter())
+        top = (module or "").partition(".")[0]
+        if top and top not in ("builtins", *CORE_LOGGERS) and top not in found:
+            found.append(top)
+    return found
 
 
 class _LowercaseLevelFormatter(logging.Formatter):
@@ -220,7 +269,7 @@ def build_cli(plugins: Plugins | None = None) -> click.Group:
         onto a Balanced Scorecard, and scores it into snapshots you can query.
         """
         verbosity = -1 if quiet else verbose
-        configure_logging(verbosity)
+        ctx.call_on_close(configure_logging(verbosity, plugin_packages(chosen)))
         ctx.obj = App(plugins=chosen, config_path=config_path, verbosity=verbosity)
 
     chosen = plugins or get_plugins()

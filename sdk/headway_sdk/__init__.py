@@ -63,6 +63,8 @@ from .http import (
     HttpResponse,
     Request,
     describe_url,
+    environment_ca_bundle,
+    environment_proxies,
     is_loopback,
     user_agent,
 )
@@ -149,6 +151,8 @@ __all__ = [
     "__version__",
     "describe_url",
     "dig",
+    "environment_ca_bundle",
+    "environment_proxies",
     "error_code",
     "error_detail",
     "format_timestamp",

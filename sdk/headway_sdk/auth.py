@@ -13,7 +13,6 @@ and the client asks them to refresh once when the service answers 401.
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,6 @@ from .errors import AuthError, HttpError
 if TYPE_CHECKING:
     from .http import HttpClient
 
-log = logging.getLogger(__name__)
 
 # Refresh a little before the announced expiry, so a request in flight does
 # not meet a token that died on the way.
@@ -232,7 +230,9 @@ class OAuth2(Auth):
         self.token_data = {
             k: v for k, v in data.items() if k not in ("access_token", "refresh_token")
         }
-        log.info("got a new access token from %s", client.describe_url(self.token_url))
+        client.log.info(
+            "got a new access token from %s", client.describe_url(self.token_url)
+        )
         if self.on_token is not None:
             self.on_token(self.token_data)
 

@@ -144,6 +144,18 @@ class Exchange:
         """The response headers (case-insensitive); empty without a response."""
         return self.response.headers if self.response is not None else {}
 
+    def __repr__(self) -> str:
+        # The method, the URL without its query, the status and the error's
+        # type: a requests exception's text holds the full URL, query and all.
+        from .http import describe_url
+
+        parts = [f"{self.request.method} {describe_url(self.request.url)}"]
+        if self.response is not None:
+            parts.append(str(self.response.status_code))
+        if self.error is not None:
+            parts.append(type(self.error).__name__)
+        return f"Exchange({' '.join(parts)})"
+
 
 @attrs.frozen
 class ResponseRule:

@@ -51,6 +51,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from headway.connectors import DEFAULT_PARTITION, Page, SourceContext, State
 from headway.errors import ConfigError, FatalError, Problem
 from headway.model import Record, Rejected
+from headway.plugins import ENTRY_POINT_GROUP
 from headway.secrets import redact
 
 from .auth import Auth
@@ -82,8 +83,8 @@ class Connector(Generic[ConfigT]):
 
     #: The attrs class of the source table (see :mod:`headway_sdk.config`).
     config_class: ClassVar[type]
-    #: The connector's distribution, for the User-Agent (default: found from
-    #: the module's package).
+    #: The connector's distribution, for the User-Agent (default: the one
+    #: whose ``headway`` entry point registered the module's package).
     distribution: ClassVar[str | None] = None
 
     def __init__(self, config: ConfigT, context: SourceContext):
@@ -234,7 +235,16 @@ class Connector(Generic[ConfigT]):
 
 @functools.lru_cache(maxsize=64)
 def _distribution_of(module: str) -> str | None:
+    """The distribution that registered ``module``'s package as a plugin.
+
+    Read from the ``headway`` entry point naming a module of that package,
+    which an editable install (``pip install -e``) has too; else from the
+    files an installed distribution lists.
+    """
     top = module.partition(".")[0]
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.module.partition(".")[0] == top and entry_point.dist:
+            return entry_point.dist.name
     names = metadata.packages_distributions().get(top)
     return names[0] if names else None
 
@@ -386,8 +396,10 @@ class HttpStream(Stream):
     def read(self, partition: str, saved: Mapping[str, Any] | None) -> Iterator[Page]:
         """Walk the partition's listing from its saved state.
 
-        When the saved state turns out stale (a 410 on a sync token), the
-        state is dropped with the first page of a fresh full listing.
+        When the saved state turns out stale (a 410 on a sync token, a
+        saved page position the service refuses), it is dropped with the
+        first page of a fresh full listing, once. When that listing fails
+        too, the error says how to forget the saved state by hand.
         """
         now = self.client.clock.now()
         run = self.cursor().begin(saved, now=now, full=self.context.full)
@@ -397,13 +409,22 @@ class HttpStream(Stream):
                 yield from self._walk(partition, run, reset)
                 return
             except HttpError as error:
+                if reset and not isinstance(error, AuthError):
+                    error.args = (
+                        f"{error}; the saved state was refused and listing from "
+                        "the start failed too. If the next sync fails the same "
+                        f"way, run `headway state reset {self.context.name}` to "
+                        "forget the saved state",
+                        *error.args[1:],
+                    )
                 if reset or not run.expired(error):
                     raise
                 self.log.warning(
-                    "%s %s: the saved state expired (%s); listing everything again",
+                    "%s %s: the saved state was refused (%s); listing everything "
+                    "again from the start",
                     self.name,
                     partition,
-                    error.status,
+                    error,
                 )
                 run = self.cursor().begin(None, now=now, full=True)
                 reset = True

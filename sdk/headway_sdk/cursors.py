@@ -31,7 +31,7 @@ import attrs
 from headway.model import Record, Sweep, WorkItem, format_utc
 from headway.secrets import redact
 
-from .errors import HttpError
+from .errors import AuthError, HttpError
 from .pagination import PageResult
 from .parsing import parse_timestamp
 
@@ -277,11 +277,14 @@ class FullRefreshCursor(Cursor):
     """List everything every run, saving the page position as it goes.
 
     An interrupted run's next sync resumes at the saved page (a next URL,
-    token, offset or page number) instead of starting over. A listing read
-    in one go ends with a :class:`~headway.model.Sweep` of the items it did
-    not return (when the stream gives a sweep scope); a resumed one does
-    not sweep, since the pages read before the interruption are not known
-    to this run.
+    token, offset or page number) instead of starting over. When the
+    service refuses that saved position (a client error other than
+    credentials or a rate limit: page tokens and query cursors expire), the
+    position is dropped and the listing starts again from the beginning,
+    once. A listing read in one go ends with a
+    :class:`~headway.model.Sweep` of the items it did not return (when the
+    stream gives a sweep scope); a resumed one does not sweep, since the
+    pages read before the interruption are not known to this run.
     """
 
     def begin(
@@ -294,6 +297,11 @@ class FullRefreshCursor(Cursor):
         return FullRefreshRun(position)
 
 
+#: Client errors that say nothing about a saved position: credentials
+#: refused or lacking, a proxy's login, a rate limit.
+_NOT_A_STALE_POSITION = frozenset({401, 403, 407, 429})
+
+
 class FullRefreshRun(CursorRun):
     """A :class:`FullRefreshCursor`'s run: ``position`` is where to resume."""
 
@@ -302,6 +310,19 @@ class FullRefreshRun(CursorRun):
         self.resumed = position is not None
         # A resumed listing did not see the pages before the interruption.
         self.sweeps = not self.resumed
+
+    def expired(self, error: HttpError) -> bool:
+        """A client error (4xx but credentials or a rate limit) on a resumed
+        run: page tokens and next links expire, and a saved one the service
+        now refuses would fail every later run."""
+        status = error.status
+        return (
+            self.resumed
+            and not isinstance(error, AuthError)
+            and status is not None
+            and 400 <= status < 500
+            and status not in _NOT_A_STALE_POSITION
+        )
 
     def state(self, page: PageResult) -> CursorState | None:
         """The next page's position; ``complete`` after the last page."""

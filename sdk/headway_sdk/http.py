@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import random
 import threading
 from collections.abc import Mapping
@@ -39,7 +40,7 @@ import tenacity
 
 from headway.connectors import RunStats, SourceContext
 from headway.errors import StopSource
-from headway.secrets import redact, reveal
+from headway.secrets import redact, register_secret, reveal
 
 from .auth import Auth
 from .classify import Action, Classifier, Exchange, Verdict, error_code
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds to connect, and to wait for each read of the answer.
 DEFAULT_TIMEOUT = (10.0, 60.0)
+#: Variables naming a CA bundle to trust instead of the built-in one, the
+#: first one set wins: requests' own, curl's, then OpenSSL's.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 _LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
 
 
@@ -155,6 +159,46 @@ def is_loopback(url: str) -> bool:
         return False
 
 
+def environment_proxies(url: str) -> dict[str, str]:
+    """The proxies the standard variables give for ``url``.
+
+    ``HTTPS_PROXY``, ``HTTP_PROXY`` and ``ALL_PROXY`` (either case) are
+    read, and ``NO_PROXY`` is honoured, as ``requests`` and curl read them;
+    this machine is never reached through a proxy (a proxy's loopback is
+    its own). A password in a proxy's URL is registered for redaction.
+
+    :returns: proxies by scheme, as ``requests`` takes them (empty: go
+        direct).
+    """
+    if is_loopback(url):
+        return {}
+    proxies = {
+        scheme: proxy
+        for scheme, proxy in requests.utils.get_environ_proxies(url).items()
+        if scheme != "no" and proxy
+    }
+    for proxy in proxies.values():
+        password = urlsplit(proxy).password
+        if password:
+            register_secret(password)
+    return proxies
+
+
+def environment_ca_bundle() -> str | None:
+    """The CA bundle the environment names (:data:`CA_BUNDLE_VARIABLES`).
+
+    A variable naming a path that does not exist is skipped with a warning.
+    """
+    for name in CA_BUNDLE_VARIABLES:
+        value = os.environ.get(name)
+        if not value:
+            continue
+        if os.path.exists(value):
+            return value
+        log.warning("%s names %s, which does not exist; ignoring it", name, value)
+    return None
+
+
 def user_agent(plugin: str | None = None) -> str:
     """``headway/0.1.0 headway-sdk/0.1.0 headway-jira/0.1.0``: who is asking.
 
@@ -200,7 +244,8 @@ class HttpClient:
     :param budget: paces requests from the quota headers.
     :param clock: where time comes from (tests pass a fake one).
     :param headers: headers sent with every request.
-    :param verify: TLS verification: ``True``, or a CA bundle's path.
+    :param verify: TLS verification: ``True`` (the CA bundle the
+        environment names, else the built-in one), or a CA bundle's path.
     :param service: the service's name in messages (default: the host).
     :param rng: the random source of backoff jitter.
     """
@@ -241,9 +286,13 @@ class HttpClient:
         self.session.headers["User-Agent"] = user_agent(plugin)
         self.session.headers["Accept"] = "application/json"
         self.session.headers.update(headers or {})
-        self.session.verify = verify
-        # Credentials come only from `auth`, never from a stray ~/.netrc.
+        # Credentials come only from `auth`, never from a stray ~/.netrc:
+        # requests reads the environment only all together (netrc, proxies,
+        # CA bundle), so the proxies and the CA bundle are read here instead.
         self.session.trust_env = False
+        if verify is True:
+            verify = environment_ca_bundle() or True
+        self.session.verify = verify
         # Every host this client sends to over plain http is warned about
         # once: the service's own, its token endpoint's, and any a listing's
         # next links or a token answer point at.
@@ -401,6 +450,7 @@ class HttpClient:
                 json=request.json,
                 data=data,
                 timeout=self.timeout,
+                proxies=environment_proxies(url),
             )
             # Read the whole body now, so a cut-off body is a fault of this
             # attempt and not a surprise for the parser later.

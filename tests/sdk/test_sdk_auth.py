@@ -180,6 +180,42 @@ def test_client_credentials_fetches_a_token_before_the_first_request(fake_api, c
     ]
 
 
+def test_client_credentials_fetches_a_new_token_once_on_401(fake_api, clock):
+    fake_api.add("POST", TOKEN_URL, _token("cc-first-1212"), _token("cc-second-3434"))
+    denied = FakeResponse(401, json={"message": "token revoked"})
+    fake_api.add("GET", "/x", OK, denied, OK)
+    auth = OAuth2ClientCredentials(fake_api.url_for(TOKEN_URL), "id", "secret-5555")
+    http = client(fake_api, clock, auth)
+    http.get("/x")
+    # Within the token's lifetime, the service revokes it: one new token.
+    assert http.get("/x").data == {"ok": True}
+    token_requests = fake_api.requests_to(TOKEN_URL)
+    assert [r.form()["grant_type"] for r in token_requests] == [
+        "client_credentials",
+        "client_credentials",
+    ]
+    assert [r.headers.get("authorization") for r in fake_api.requests_to("/x")] == [
+        "Bearer cc-first-1212",
+        "Bearer cc-first-1212",
+        "Bearer cc-second-3434",
+    ]
+    assert "cc-second-3434" not in repr(auth) and "secret-5555" not in repr(auth)
+
+
+def test_client_credentials_refused_again_after_a_new_token_is_an_auth_error(
+    fake_api, clock
+):
+    fake_api.add("POST", TOKEN_URL, _token("cc-first-1212"), _token("cc-second-3434"))
+    denied = FakeResponse(401, json={"message": "Bad credentials"})
+    fake_api.add("GET", "/x", denied, denied)
+    auth = OAuth2ClientCredentials(fake_api.url_for(TOKEN_URL), "id", "secret-5555")
+    with pytest.raises(AuthError, match="even after refreshing") as failed:
+        client(fake_api, clock, auth).get("/x")
+    assert len(fake_api.requests_to(TOKEN_URL)) == 2  # the first, and one refresh
+    assert "secret-5555" not in str(failed.value)
+    assert "cc-second-3434" not in str(failed.value)
+
+
 def test_an_expired_access_token_is_renewed_before_use(fake_api, clock):
     fake_api.add("POST", TOKEN_URL, _token("first-6666"), _token("second-7777"))
     fake_api.add("GET", "/x", OK, OK)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -81,6 +83,16 @@ class _LeaksToken(Tickets):
         return attrs.evolve(item, attributes={"auth": self.config.token.reveal()})
 
 
+class _LogsToken(Tickets):
+    """Logs the token on an SDK module logger, which redacts nothing itself."""
+
+    def parse_record(self, raw: Any, partition: str) -> WorkItem:
+        logging.getLogger("headway_sdk.cursors").debug(
+            "parsing with %s", self.config.token.reveal()
+        )
+        return super().parse_record(raw, partition)
+
+
 class _RandomIds(Tickets):
     def parse_record(self, raw: Any, partition: str) -> WorkItem:
         return attrs.evolve(super().parse_record(raw, partition), id=uuid.uuid4().hex)
@@ -121,6 +133,12 @@ class _NoLoopGuard(Tickets):
             {"plugin": _variant(_LeaksToken)},
             "secret shows in the store",
             id="redaction-token-in-store",
+        ),
+        pytest.param(
+            "redaction",
+            {"plugin": _variant(_LogsToken)},
+            "secret shows in the log",
+            id="redaction-token-in-an-sdk-log",
         ),
         pytest.param(
             "check_bad",
@@ -178,6 +196,27 @@ def test_suite_catches_a_bad_connector(
         conformance.run(check)
     # What a broken connector left unused is not this test's concern.
     fake_api.clear()
+
+
+def test_the_log_check_sees_what_a_redacting_handler_would_mask(fake_api, tmp_path):
+    # A redacting handler already on the logger (the CLI's, left by an earlier
+    # run in this process) must not hide the leak from the check.
+    from headway.secrets import RedactingFilter
+
+    masking = logging.StreamHandler(io.StringIO())
+    masking.addFilter(RedactingFilter())
+    logger = logging.getLogger("headway_sdk")
+    logger.addHandler(masking)
+    try:
+        fake_api.strict = False
+        conformance = Conformance(
+            harness(plugin=_variant(_LogsToken)), fake_api, tmp_path
+        )
+        with pytest.raises(AssertionError, match="secret shows in the log"):
+            conformance.run("redaction")
+        fake_api.clear()
+    finally:
+        logger.removeHandler(masking)
 
 
 def test_suite_has_one_test_per_check():

@@ -91,6 +91,42 @@ def test_the_connector_repr_hides_the_token(fake_api):
     assert "repr-token-77" not in repr(connector.client)
 
 
+def test_the_user_agent_names_a_plugin_installed_in_editable_mode(
+    fake_api, tmp_path, monkeypatch
+):
+    from importlib import metadata
+
+    from headway.secrets import Secret
+    from headway_sdk.connector import _distribution_of
+
+    # What `pip install -e` leaves: the distribution's metadata and its
+    # entry points, but no list of the package's files.
+    info = tmp_path / "headway_widgets-0.3.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: headway-widgets\nVersion: 0.3.0\n"
+    )
+    (info / "entry_points.txt").write_text("[headway]\nwidgets = headway_widgets\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _distribution_of.cache_clear()
+    assert "headway_widgets" not in metadata.packages_distributions()
+
+    widgets = type(
+        "WidgetsConnector",
+        (TicketsConnector,),
+        {"__module__": "headway_widgets.connector"},
+    )
+    context = SourceContext(
+        "w", "widgets", {"url": fake_api.url, "token": Secret("widget-token-1")}
+    )
+    try:
+        agent = widgets.build(context).client.session.headers["User-Agent"]
+    finally:
+        _distribution_of.cache_clear()
+    assert agent.startswith("headway/") and " headway-sdk/" in agent
+    assert agent.endswith(" headway-widgets/0.3.0")
+
+
 # ---------------------------------------------------------------- partitions
 
 

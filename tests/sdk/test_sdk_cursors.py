@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,8 +15,10 @@ from sdk_tickets import GOOD_TOKEN, make_tickets, serve_tickets
 from headway.connectors import DEFAULT_PARTITION
 from headway.model import WorkItem
 from headway_sdk import (
+    AuthError,
     Connector,
     FullRefreshCursor,
+    HttpError,
     HttpSettings,
     HttpStream,
     NextTokenPaginator,
@@ -348,6 +351,67 @@ def test_full_refresh_saves_its_page_and_resumes_there(fake_api, clock, tmp_path
     assert state(database, "pages") == {"complete": True}
     # A resumed listing did not see pages 1-2 this time: it sweeps nothing.
     assert resumed.tombstones == 0
+
+
+def _interrupted_at_page_2(fake_api: FakeApi, database: Any) -> dict[str, Any]:
+    options = {"url": fake_api.url, "retries": 0}
+    fake_api.add("GET", "/items", _page(1, 2), query={"page": "1"})
+    fake_api.add("GET", "/items", FakeResponse(503), query={"page": "2"})
+    assert sync(PagesPlugin(), "pages", options, database).status == "failed"
+    assert state(database, "pages") == {"complete": False, "position": 2}
+    return options
+
+
+def test_a_refused_resume_position_restarts_the_listing_once(
+    fake_api, clock, tmp_path, caplog
+):
+    database = tmp_path / "p.db"
+    options = _interrupted_at_page_2(fake_api, database)
+    stale = FakeResponse(400, json={"message": "invalid page token"})
+    fake_api.add("GET", "/items", stale, query={"page": "2"})
+    fake_api.add("GET", "/items", _page(1, 3), query={"page": "1"})
+    fake_api.add("GET", "/items", _page(), query={"page": "2"})
+    with caplog.at_level(logging.WARNING, logger="headway"):
+        again = sync(PagesPlugin(), "pages", options, database)
+    assert again.status == "ok", again.error
+    assert state(database, "pages") == {"complete": True}
+    # The fresh listing was read in one go: it sweeps what is gone.
+    assert again.tombstones == 1
+    (warning,) = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert warning.levelno == logging.WARNING
+    assert "invalid page token" in warning.getMessage()
+    assert "listing everything again" in warning.getMessage()
+
+
+def test_a_listing_failing_from_the_start_too_says_how_to_reset(
+    fake_api, clock, tmp_path
+):
+    database = tmp_path / "p.db"
+    options = _interrupted_at_page_2(fake_api, database)
+    refused = FakeResponse(400, json={"message": "bad request"})
+    for _ in range(2):
+        before = len(fake_api.requests_to("/items"))
+        fake_api.add("GET", "/items", refused, query={"page": "2"})
+        fake_api.add("GET", "/items", refused, query={"page": "1"})
+        failed = sync(PagesPlugin(), "pages", options, database)
+        assert failed.status == "failed"
+        assert "headway state reset src" in (failed.error or "")
+        # The saved position, then the start once: no loop.
+        assert len(fake_api.requests_to("/items")) == before + 2
+        assert state(database, "pages") == {"complete": False, "position": 2}
+
+
+@pytest.mark.parametrize("status", [401, 403, 429, 500])
+def test_a_resumed_run_keeps_its_position_for_other_errors(status):
+    run = FullRefreshCursor().begin({"complete": False, "position": 2}, now=NOW)
+    assert not run.expired(HttpError("x", status=status))
+    assert run.expired(HttpError("x", status=400))
+    assert run.expired(HttpError("x", status=410))
+    # A refused token request is about credentials, whatever its status.
+    assert not run.expired(AuthError("x", status=400))
+    # A run from the start has no position to drop.
+    fresh = FullRefreshCursor().begin(None, now=NOW)
+    assert not fresh.expired(HttpError("x", status=400))
 
 
 def test_full_refresh_in_one_go_sweeps_what_is_gone(fake_api, clock, tmp_path):

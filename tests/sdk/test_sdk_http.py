@@ -25,8 +25,10 @@ from headway_sdk import (
     RetriesExhaustedError,
     RetryPolicy,
     describe_url,
+    environment_proxies,
     user_agent,
 )
+from headway_sdk.http import CA_BUNDLE_VARIABLES
 from headway_sdk.testing import FakeApi, FakeResponse, http_date
 
 OK = FakeResponse(json={"ok": True})
@@ -446,3 +448,154 @@ def test_stats_can_be_given_without_a_context(fake_api, clock):
     stats = RunStats()
     client_for(fake_api, clock, stats=stats).get("/x")
     assert stats.requests == 1
+
+
+def test_an_exchange_repr_shows_no_query_nor_the_errors_text(fake_api, clock):
+    import requests
+
+    from headway_sdk.classify import Exchange
+
+    secret_url = fake_api.url_for("/x?api_key=sekret-key-123")
+    failed = Exchange(
+        Request("GET", secret_url),
+        None,
+        requests.exceptions.ConnectionError(
+            f"Max retries exceeded with url: {secret_url}"
+        ),
+    )
+    assert repr(failed) == f"Exchange(GET {fake_api.url}/x ConnectionError)"
+
+    # What a rule's `when` and a classifier subclass receive.
+    seen = []
+    rule = ResponseRule(Action.FAIL, when=lambda exchange: bool(seen.append(exchange)))
+    fake_api.add("GET", "/x", OK)
+    client = client_for(fake_api, clock, classifier=Classifier([rule]))
+    client.send(Request("GET", "/x", params={"api_key": Secret("sekret-key-123")}))
+    shown = repr(seen[0])
+    assert shown == "Exchange(GET /x 200)"
+    assert "sekret" not in shown and "api_key" not in shown
+
+
+# ---------------------------------------------------------------- proxies, CA bundle
+
+PROXY_VARIABLES = (
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "REQUEST_METHOD",
+)
+
+
+@pytest.fixture
+def environ(monkeypatch):
+    """No proxy or CA bundle variable but those the test sets."""
+    for name in (*PROXY_VARIABLES, *CA_BUNDLE_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def no_dns(monkeypatch):
+    """Only this machine's addresses resolve: nothing leaves the host."""
+    import socket
+
+    resolve = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise socket.gaierror(socket.EAI_NONAME, f"{host}: not resolved in tests")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+
+
+def test_requests_go_through_the_proxy_the_environment_names(
+    fake_api, clock, environ, no_dns
+):
+    # The fake answers as a forward proxy would: it gets the absolute URL.
+    environ.setenv("HTTP_PROXY", fake_api.url)
+    fake_api.add("GET", "/api/tickets", OK)
+    client = HttpClient(
+        "http://tickets.invalid", clock=clock, retry=RetryPolicy(attempts=1)
+    )
+    assert client.get("/api/tickets", params={"limit": 2}).data == {"ok": True}
+    (request,) = fake_api.requests
+    assert request.target == "http://tickets.invalid/api/tickets?limit=2"
+    assert request.headers["host"] == "tickets.invalid"
+
+
+def test_no_proxy_and_this_machine_go_direct(environ):
+    from requests.utils import select_proxy
+
+    environ.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
+    environ.setenv("NO_PROXY", "internal.example,.corp.example")
+    github = "https://api.github.com/repos/acme/web/issues"
+    assert select_proxy(github, environment_proxies(github)) == (
+        "http://proxy.corp.example:3128"
+    )
+    assert environment_proxies("https://jira.internal.example/rest") == {}
+    assert environment_proxies("http://127.0.0.1:8080/x") == {}
+    assert environment_proxies("http://localhost:8080/x") == {}
+    # http is not proxied when only HTTPS_PROXY is set.
+    plain = "http://api.example.com/x"
+    assert select_proxy(plain, environment_proxies(plain)) is None
+
+
+def test_a_proxy_password_is_redacted(environ):
+    from headway.secrets import redact
+
+    environ.setenv("HTTPS_PROXY", "http://me:proxy-pass-0451@proxy.corp.example:3128")
+    environment_proxies("https://api.github.com/")
+    assert "proxy-pass-0451" not in redact("via http://me:proxy-pass-0451@proxy")
+
+
+def test_netrc_stays_ignored(fake_api, clock, environ, tmp_path):
+    (tmp_path / ".netrc").write_text(
+        "machine 127.0.0.1 login stray password netrc-pass-999\n"
+    )
+    environ.setenv("NETRC", str(tmp_path / ".netrc"))
+    environ.setenv("HOME", str(tmp_path))
+    fake_api.add("GET", "/x", OK)
+    client_for(fake_api, clock).get("/x")
+    assert "authorization" not in fake_api.requests[0].headers
+
+
+def test_the_ca_bundle_comes_from_the_environment_unless_given(environ, tmp_path):
+    bundle, other = tmp_path / "corp.pem", tmp_path / "other.pem"
+    bundle.write_text("")
+    other.write_text("")
+    assert HttpClient("https://x.example").session.verify is True
+    environ.setenv("SSL_CERT_FILE", str(other))
+    assert HttpClient("https://x.example").session.verify == str(other)
+    environ.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    assert HttpClient("https://x.example").session.verify == str(bundle)
+    # A source's own ca_bundle wins.
+    given = HttpClient("https://x.example", verify=str(other))
+    assert given.session.verify == str(other)
+
+
+def test_a_ca_bundle_variable_naming_nothing_is_ignored(environ, tmp_path, caplog):
+    environ.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with caplog.at_level(logging.WARNING):
+        client = HttpClient("https://x.example")
+    assert client.session.verify is True
+    assert "REQUESTS_CA_BUNDLE" in caplog.text and "does not exist" in caplog.text
+
+
+def test_a_long_wait_on_the_last_attempt_still_stops_the_source(fake_api, clock):
+    # tenacity >= 8.4 asks for the wait before checking the stop: a wait over
+    # max_wait on the last attempt ends the run partial, not failed.
+    fake_api.add(
+        "GET",
+        "/x",
+        FakeResponse(503),
+        FakeResponse(429, headers={"Retry-After": "3600"}),
+    )
+    client = client_for(fake_api, clock, retry=RetryPolicy(attempts=2, max_wait=300))
+    with pytest.raises(StopSource, match="max_wait"):
+        client.get("/x")

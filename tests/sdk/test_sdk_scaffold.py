@@ -83,6 +83,9 @@ def test_plugin_new_writes_a_complete_package(new, tmp_path, monkeypatch):
         "tickets": "headway_tickets"
     }
     assert any(d.startswith("headway-sdk") for d in project["project"]["dependencies"])
+    # The User-Agent names the package, however it is installed.
+    connector = (folder / "headway_tickets" / "connector.py").read_text("utf-8")
+    assert 'distribution = "headway-tickets"' in connector
     for path in folder.rglob("*"):
         if path.is_file():
             text = path.read_text(encoding="utf-8")

@@ -72,5 +72,14 @@ def test_the_tutorial_package_is_installed_and_its_tests_collected():
     assert "docs/tutorial/headway-tasks/tests" in testpaths
 
 
+def test_the_tutorial_connector_names_its_distribution_in_the_user_agent():
+    from headway_tasks.connector import TasksConnector
+
+    project = tomllib.loads((PACKAGE / "pyproject.toml").read_text(encoding="utf-8"))
+    name = project["project"]["name"]
+    assert TasksConnector.distribution == name
+    assert TasksConnector.distribution == metadata.distribution(name).name
+
+
 def test_the_plugins_page_links_the_tutorial():
     assert "(tutorial.md)" in (ROOT / "docs" / "plugins.md").read_text("utf-8")

@@ -29,8 +29,9 @@ store, with a fake clock, against the ``fake_api`` fixture:
     in the error.
 ``redaction``
     a sync, and a sync whose every answer is a 401 that echoes the request
-    (headers included): no secret in the log lines (as the CLI prints them),
-    the run's error, or the database file.
+    (headers included): no secret in the log lines (as logged, before any
+    redacting filter, on whatever logger), the run's error, or the database
+    file.
 ``check_good`` / ``check_bad``
     ``check()`` passes with the good credentials, and fails with a
     :class:`~headway.errors.ConnectorError` naming no secret with the bad.
@@ -579,8 +580,10 @@ class _Lines(logging.Handler):
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        # What the CLI's handler writes: the record through its redacting filter.
-        self.lines.append(redact(self.format(record)))
+        # The text as logged, before any redacting filter: a secret that only
+        # the CLI's handler would mask still shows wherever else the record
+        # goes (a handler of the user's, a logger the CLI does not serve).
+        self.lines.append(self.format(record))
 
 
 @contextlib.contextmanager
@@ -591,7 +594,9 @@ def _capture_logs() -> Iterator[list[str]]:
     loggers = [logging.getLogger(name) for name in names]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
-        logger.addHandler(handler)
+        # First in line, so a redacting handler already there (the CLI's)
+        # cannot mask the record before it is captured.
+        logger.handlers.insert(0, handler)
         logger.setLevel(logging.DEBUG)
     try:
         yield lines

@@ -144,6 +144,8 @@ class TasksConnector(Connector[TasksSettings]):
     """Reads the Tasks API into headway."""
 
     config_class = TasksSettings
+    # The distribution the User-Agent names, as pyproject.toml does.
+    distribution = "headway-tasks"
 
     def auth(self) -> Auth:
         """The API key, in the header the API reads."""
