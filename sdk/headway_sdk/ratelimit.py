@@ -145,6 +145,27 @@ def reset_time(value: float, now: datetime) -> datetime:
     return now + timedelta(seconds=value)
 
 
+def _reset_at(headers: Mapping[str, str], now: datetime) -> datetime | None:
+    """The reset time a reset header gives: epoch or delta seconds, or an ISO
+    8601 time (Jira Cloud sends ``X-RateLimit-Reset: 2026-03-23T10:32Z``)."""
+    names = ("x-ratelimit-reset", "ratelimit-reset")
+    number = _number(headers, names)
+    if number is not None:
+        return reset_time(number, now)
+    found = _headers(headers)
+    for name in names:
+        value = found.get(name)
+        if not value:
+            continue
+        try:
+            when = datetime.fromisoformat(value.strip())
+        except ValueError:
+            continue
+        if when.tzinfo is not None:
+            return when.astimezone(UTC)
+    return None
+
+
 def read_rate_headers(headers: Mapping[str, str], now: datetime) -> Quota | None:
     """A :class:`Quota` from ``X-RateLimit-*`` or ``RateLimit-*`` headers.
 
@@ -154,20 +175,19 @@ def read_rate_headers(headers: Mapping[str, str], now: datetime) -> Quota | None
     if remaining is None:
         return None
     limit = _number(headers, ("x-ratelimit-limit", "ratelimit-limit"))
-    reset = _number(headers, ("x-ratelimit-reset", "ratelimit-reset"))
     return Quota(
         remaining=int(remaining),
         limit=int(limit) if limit is not None else None,
-        reset_at=reset_time(reset, now) if reset is not None else None,
+        reset_at=_reset_at(headers, now),
     )
 
 
 def reset_wait(headers: Mapping[str, str], now: datetime) -> float | None:
     """Seconds until the rate limit's reset, from the reset headers, if any."""
-    reset = _number(headers, ("x-ratelimit-reset", "ratelimit-reset"))
+    reset = _reset_at(headers, now)
     if reset is None:
         return None
-    return max(0.0, (reset_time(reset, now) - now).total_seconds()) + _RESET_MARGIN
+    return max(0.0, (reset - now).total_seconds()) + _RESET_MARGIN
 
 
 #: Reads a :class:`Quota` from an answer's headers (``None``: nothing said).

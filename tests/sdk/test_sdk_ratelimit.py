@@ -8,6 +8,7 @@ import pytest
 
 from headway.errors import StopSource
 from headway_sdk import HttpClient, Quota, RateBudget, RetryPolicy, read_rate_headers
+from headway_sdk.ratelimit import reset_wait
 from headway_sdk.testing import FakeResponse
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -44,10 +45,29 @@ def _limits(remaining: int, limit: int = 5000, reset_in: int = 600) -> dict[str,
             Quota(3, 100, NOW + timedelta(seconds=30)),
             id="ietf-delta-reset",
         ),
+        pytest.param(
+            {
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Limit": "100",
+                "X-RateLimit-Reset": "2026-03-02T12:05Z",
+            },
+            Quota(0, 100, NOW + timedelta(minutes=5)),
+            id="jira-iso-reset",
+        ),
+        pytest.param(
+            {"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "soon"},
+            Quota(1, None, None),
+            id="unreadable-reset",
+        ),
     ],
 )
 def test_quota_headers_are_read(headers, expected):
     assert read_rate_headers(headers, NOW) == expected
+
+
+def test_an_iso_reset_header_gives_the_wait_until_then():
+    wait = reset_wait({"X-RateLimit-Reset": "2026-03-02T12:01:00+00:00"}, NOW)
+    assert wait is not None and 60 <= wait <= 62
 
 
 def test_no_pause_while_the_budget_is_ample():
