@@ -165,6 +165,11 @@ def configure_logging(verbosity: int, names: Sequence[str] = ()) -> Callable[[],
         logger.addHandler(handler)
         logger.setLevel(wanted)
 
+    # Progress lines of a sync without a terminal are heard unless -q.
+    progress = logging.getLogger("headway.progress")
+    saved.append((progress, progress.level, list(progress.handlers)))
+    progress.setLevel(logging.INFO if verbosity >= 0 else logging.ERROR)
+
     def restore() -> None:
         for logger, old_level, old_handlers in saved:
             logger.removeHandler(handler)

@@ -36,6 +36,8 @@ from .secrets import redact
 from .store import PageCounts, Store
 
 log = logging.getLogger(__name__)
+#: Where :class:`LogProgress` writes; heard at the CLI's default verbosity.
+progress_log = logging.getLogger("headway.progress")
 
 # Pages waiting for the writer, per source: enough to keep the writer busy,
 # few enough that memory does not grow with the size of the sync.
@@ -103,13 +105,18 @@ class Progress:
 
 
 class LogProgress(Progress):
-    """Progress as log lines: one per source every few seconds, and at the end."""
+    """Progress as log lines: one per source every few seconds, and at the end.
+
+    Lines go to the ``headway.progress`` logger, which the CLI lets through
+    at the default verbosity (``-q`` silences it), so a sync run by cron or
+    CI still says what it is doing.
+    """
 
     def __init__(self) -> None:
         self._last: dict[str, float] = {}
 
     def start(self, source: str, plugin: str) -> None:
-        log.info("%s: syncing (%s)", source, plugin)
+        progress_log.info("%s: syncing (%s)", source, plugin)
         self._last[source] = time.monotonic()
 
     def advance(self, result: SourceResult) -> None:
@@ -117,13 +124,25 @@ class LogProgress(Progress):
         if now - self._last.get(result.source, 0.0) >= _LOG_EVERY_SECONDS:
             self._last[result.source] = now
             elapsed = max(now - result.started, 1e-9)
-            log.info(
-                "%s: %d items in %d pages (%.0f items/s)",
+            progress_log.info(
+                "%s: %d items in %d pages so far (%.0f items/s)",
                 result.source,
                 result.items,
                 result.pages,
                 result.items / elapsed,
             )
+
+    def finish(self, result: SourceResult) -> None:
+        elapsed = max(time.monotonic() - result.started, 1e-9)
+        progress_log.info(
+            "%s: %s, %d items in %d pages in %.1f s (%.0f items/s)",
+            result.source,
+            result.status,
+            result.items,
+            result.pages,
+            elapsed,
+            result.items / elapsed,
+        )
 
 
 @attrs.frozen
