@@ -100,6 +100,28 @@ def to_toml(data: dict[str, Any]) -> str | None:
         return None  # not expressible in TOML (mixed arrays, say)
 
 
+STORE_SUFFIXES = ("", "-wal", "-shm", "-journal", ".lock")
+
+
+def configured_store(folder: Path, data: Any) -> list[Path]:
+    """The files of the store ``data`` names (``scorecard.database`` when it
+    is text, read from ``folder`` when relative), wherever they are."""
+    scorecard = data.get("scorecard") if isinstance(data, dict) else None
+    database = scorecard.get("database") if isinstance(scorecard, dict) else None
+    if not isinstance(database, str) or not database.strip() or "\0" in database:
+        return []  # no file by that name can be made
+    path = folder / Path(database).expanduser()
+    return [path.with_name(path.name + suffix) for suffix in STORE_SUFFIXES]
+
+
+def written(folder: Path, config: Path, elsewhere: list[Path]) -> list[str]:
+    """Every file or folder under ``folder`` but ``config`` (any ``*.db``,
+    ``-wal``, ``-shm`` or lock among them), and the paths of ``elsewhere``
+    that exist now."""
+    made = [str(p) for p in sorted(folder.rglob("*")) if p != config]
+    return made + [str(p) for p in elsewhere if p.exists()]
+
+
 # "  path: message", the path being a key path such as objectives[0].id.
 PROBLEM_LINE = re.compile(r"^  \S.*?: .+")
 
@@ -114,9 +136,11 @@ def test_broken_configs_never_crash_and_always_name_the_key(tmp_path_factory, da
     text = to_toml(data)
     if text is None:
         return
-    folder = tmp_path_factory.mktemp("fuzz")
-    path = Path(folder) / "headway.toml"
+    folder = Path(tmp_path_factory.mktemp("fuzz"))
+    path = folder / "headway.toml"
     path.write_text(text, encoding="utf-8")
+    # The configured store, where a broken value points outside the folder.
+    elsewhere = [p for p in configured_store(folder, data) if not p.exists()]
     cli = build_cli(Plugins.create(entry_points=False))
     result = CliRunner().invoke(
         cli, ["--config", str(path), "sync"], env={"UNSET_FUZZ_VAR": None}
@@ -136,16 +160,18 @@ def test_broken_configs_never_crash_and_always_name_the_key(tmp_path_factory, da
             assert re.search(r"\.toml: \S.*?: ", lines[0]), message
         else:  # not the file's content: a store or a source problem, one line
             assert len(lines) == 1, message
-        db = Path(folder) / "fuzz.db"
         if "invalid configuration" in message:
-            assert not db.exists(), "the store was written before the config was valid"
+            # No store anywhere: not fuzz.db only, whatever the (perhaps
+            # broken) scorecard.database names, and no -wal, -shm or lock.
+            made = written(folder, path, elsewhere)
+            assert not made, f"written before the config was valid: {made}"
 
 
 @settings(max_examples=60, deadline=None)
 @given(raw=st.binary(max_size=200))
 def test_arbitrary_bytes_are_a_clear_error(tmp_path_factory, raw):
-    folder = tmp_path_factory.mktemp("bytes")
-    path = Path(folder) / "headway.toml"
+    folder = Path(tmp_path_factory.mktemp("bytes"))
+    path = folder / "headway.toml"
     path.write_bytes(raw)
     cli = build_cli(Plugins.create(entry_points=False))
     result = CliRunner().invoke(cli, ["--config", str(path), "sync"])
@@ -154,3 +180,6 @@ def test_arbitrary_bytes_are_a_clear_error(tmp_path_factory, raw):
         raise result.exception
     if result.exit_code == 1:
         assert result.stderr.startswith("Error: ") and "Traceback" not in result.stderr
+        if "invalid configuration" in result.stderr:
+            made = written(folder, path, [])
+            assert not made, f"written before the config was valid: {made}"

@@ -14,7 +14,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
@@ -668,6 +668,32 @@ def open_page(browser: Any, path: Path) -> list[dict]:
     return browser.get_log("browser")
 
 
+@contextmanager
+def full_page(browser: Any) -> Iterator[None]:
+    """Make the window as tall as the document (so a screenshot shows all of
+    it, every section laid out); the window's size is put back after."""
+    size = browser.get_window_size()
+    try:
+        for _ in range(5):
+            # Two frames: sections come on screen and are laid out.
+            browser.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "requestAnimationFrame(() => requestAnimationFrame(done));"
+            )
+            inner, tall, chrome = browser.execute_script(
+                "const e = document.documentElement;"
+                "return [innerHeight, e.scrollHeight, outerHeight - innerHeight];"
+            )
+            if inner >= tall:
+                break
+            # Sections laid out as they come on screen can change the
+            # document's height: measure again until it fits.
+            browser.set_window_size(size["width"], tall + chrome)
+        yield
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+
+
 def no_alert(browser: Any) -> None:
     from selenium.common.exceptions import NoAlertPresentException
 
@@ -696,13 +722,202 @@ def test_the_demo_report_renders_in_a_browser(browser, demo, tmp_path: Path):
     example = browser.find_element("css selector", "tr[data-busywork] .examples a")
     assert example.get_attribute("href").startswith("https://")
     shot = tmp_path / "report.png"
-    assert browser.save_screenshot(str(shot))
+    with full_page(browser):
+        assert browser.save_screenshot(str(shot))
     assert (
         shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     )
+    # HEADWAY_SCREENSHOT=docs/report.png keeps it: how the README's picture
+    # is made (docs/report.md).
     keep = os.environ.get("HEADWAY_SCREENSHOT")
     if keep:
         shutil.copyfile(shot, keep)
+
+
+MAP_GEOMETRY = """
+const svg = document.querySelector('svg.map');
+const box = e => { const b = e.getBBox(); return [b.x, b.y, b.width, b.height]; };
+return {
+  bands: [...svg.querySelectorAll('g[data-perspective]')].map(g => [
+    g.dataset.perspective,
+    box(g.querySelector('rect')),
+    g.getBoundingClientRect().top,
+  ]),
+  nodes: [...svg.querySelectorAll('g.node')].map(g => [
+    g.dataset.objective, box(g.querySelector('rect')),
+  ]),
+  arrows: [...svg.querySelectorAll('.edges path')].map(p => {
+    const start = p.getPointAtLength(0);
+    const end = p.getPointAtLength(p.getTotalLength());
+    return [
+      [start.x, start.y], [end.x, end.y],
+      p.getAttribute('marker-start'), p.getAttribute('marker-end'),
+    ];
+  }),
+};
+"""
+
+
+def perspectives_of(database: Path, snapshot_id: int) -> dict[str, str]:
+    """Each objective's perspective, as the snapshot stores it."""
+    conn = sqlite3.connect(database)
+    try:
+        return dict(
+            conn.execute(
+                "SELECT key, perspective FROM scores WHERE snapshot_id = ? AND "
+                "level = 'objective'",
+                (snapshot_id,),
+            ).fetchall()
+        )
+    finally:
+        conn.close()
+
+
+def on_side(point: list[float], box: list[float]) -> str | None:
+    """``top`` or ``bottom`` when ``point`` lies on that side of ``box``."""
+    x, y = point
+    left, top, width, height = box
+    if not left - 0.5 <= x <= left + width + 0.5:
+        return None
+    if abs(y - top) < 0.5:
+        return "top"
+    if abs(y - (top + height)) < 0.5:
+        return "bottom"
+    return None
+
+
+@pytest.fixture
+def upside_down(tmp_path: Path, plugins: Plugins) -> tuple[Path, Path]:
+    """A report whose perspectives are declared learning first, with one
+    objective driving another in a lower band: its path and its database."""
+    data = {
+        **BASE,
+        "scorecard": {**BASE["scorecard"], "database": str(tmp_path / "m.db")},
+        "perspectives": {
+            "learning": {"title": "Learning"},
+            "process": {"title": "Process"},
+            "customer": {"title": "Customer"},
+            "financial": {"title": "Financial"},
+        },
+        "objectives": [
+            {"id": "L1", "perspective": "learning", "title": "Learn", "drives": ["P1"]},
+            {"id": "P1", "perspective": "process", "title": "Run", "drives": ["C1"]},
+            {"id": "P2", "perspective": "process", "title": "Simplify"},
+            {
+                "id": "C1",
+                "perspective": "customer",
+                "title": "Please",
+                "drives": ["F1"],
+            },
+            {"id": "F1", "perspective": "financial", "title": "Grow", "drives": ["P2"]},
+        ],
+    }
+    cfg = parse_config(data, environ={})
+    with fill(cfg.database, [item("a", effort=1)]) as store:
+        score(cfg, store, plugins)
+        return write_report(store).path, cfg.database
+
+
+@pytest.mark.browser
+def test_the_strategy_map_puts_financial_on_top_and_arrows_leave_the_driver(
+    browser, demo, upside_down
+):
+    folder, _ = demo
+    pages = [(folder / DEFAULT_NAME, folder / "headway.db", 6), (*upside_down, 1)]
+    for page, database, snapshot_id in pages:
+        open_page(browser, page)
+        geometry = browser.execute_script(MAP_GEOMETRY)
+        # Top to bottom as drawn on the screen: financial first, learning last.
+        order = [key for key, _, top in sorted(geometry["bands"], key=lambda b: b[2])]
+        assert order == ["financial", "customer", "process", "learning"], page
+        bands = {key: box for key, box, _ in geometry["bands"]}
+        nodes = {key: box for key, box in geometry["nodes"]}
+        perspective = perspectives_of(database, snapshot_id)
+        assert nodes.keys() == perspective.keys()
+        for key, (_, top, _, height) in nodes.items():
+            _, band_top, _, band_height = bands[perspective[key]]
+            assert band_top <= top and top + height <= band_top + band_height, key
+
+        # Each arrow starts on its driver's box and ends, where its head is,
+        # on the box of the objective driven: one per stored `drives`.
+        drawn = []
+        for start, end, marker_start, marker_end in geometry["arrows"]:
+            assert (marker_start, marker_end) == (None, "url(#arrow)")
+            driver = [k for k, box in nodes.items() if on_side(start, box)]
+            driven = [k for k, box in nodes.items() if on_side(end, box)]
+            assert len(driver) == len(driven) == 1, (start, end)
+            drawn.append((driver[0], driven[0]))
+            below = bands[perspective[driver[0]]][1] > bands[perspective[driven[0]]][1]
+            above = bands[perspective[driver[0]]][1] < bands[perspective[driven[0]]][1]
+            # Up the map from a lower band, down it from a higher one.
+            assert not below or start[1] > end[1], drawn[-1]
+            assert not above or start[1] < end[1], drawn[-1]
+        assert sorted(drawn) == sorted(drives(database, snapshot_id))
+    # The upside-down scorecard has arrows both up and down the map.
+    assert ("F1", "P2") in drawn and ("L1", "P1") in drawn
+
+
+VISIBLE = """
+const all = [...document.body.querySelectorAll('*')];
+return all.map(e => e.checkVisibility({visibilityProperty: true}));
+"""
+
+
+@pytest.mark.browser
+def test_the_page_prints_every_section_and_hides_only_the_navigation(browser, demo):
+    folder, _ = demo
+    open_page(browser, folder / DEFAULT_NAME)
+    media = browser.execute_script(
+        "return [...document.styleSheets].flatMap(s => [...s.cssRules])"
+        ".filter(r => r instanceof CSSMediaRule).map(r => r.media.mediaText)"
+    )
+    assert "print" in media
+    on_screen = browser.execute_script(VISIBLE)
+    try:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        assert browser.execute_script("return matchMedia('print').matches")
+        with full_page(browser):
+            printed = browser.execute_script(VISIBLE)
+            sections = browser.execute_script(
+                "return [...document.querySelectorAll('main > section')].map(s => {"
+                "const r = s.getBoundingClientRect(), c = getComputedStyle(s);"
+                "return [s.querySelector('h2').textContent, r.height, c.display,"
+                " c.visibility, c.breakBefore, s.innerText.length]; })"
+            )
+            hidden = browser.execute_script(
+                "const all = [...document.body.querySelectorAll('*')];"
+                "return arguments[0].map(i => all[i].closest('nav.toc, summary')"
+                " ? null : all[i].outerHTML.slice(0, 80));",
+                [
+                    n
+                    for n, (shown, kept) in enumerate(
+                        zip(on_screen, printed, strict=True)
+                    )
+                    if shown and not kept
+                ],
+            )
+            panels = browser.execute_script(
+                "return [...document.querySelectorAll('.panel')]"
+                ".map(p => Math.round(p.getBoundingClientRect().left))"
+            )
+            toc = browser.execute_script(
+                "return getComputedStyle(document.querySelector('nav.toc')).display"
+            )
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+    assert [title for title, *_ in sections] == SECTIONS
+    for title, height, display, visibility, _, text in sections:
+        assert display != "none" and visibility == "visible", title
+        assert height > 40 and text > 40, title
+    # The map and the trends start a page of their own.
+    breaks = {title: before for title, _, _, _, before, _ in sections}
+    assert breaks["Strategy map"] == breaks["Trends"] == "page"
+    # Only the navigation and the folds' toggles are left out of print.
+    assert toc == "none"
+    assert [shown for shown in hidden if shown] == []
+    # One column: every perspective's panel starts at the same left edge.
+    assert len(panels) == 4 and len(set(panels)) == 1
 
 
 @pytest.mark.browser

@@ -2,7 +2,8 @@
 
 - :class:`FaultPlan` swaps the answer a fake gives to chosen requests (the
   n-th request matching a test), starting from the answer the fake would
-  have given: a real page cut off, reset, slowed down, or replaced by a 503.
+  have given: a real page cut off (on the wire, or well framed with its JSON
+  cut), reset, slowed down, or replaced by a 503.
 - :class:`Held` is an answer that stops half-way (or before its first
   byte) and keeps the connection open until the client goes away: a
   server that hangs, or a client killed while it waits.
@@ -157,6 +158,16 @@ def reset(answer: FakeResponse) -> FakeResponse:
 def truncated(answer: FakeResponse) -> FakeResponse:
     """The answer's full length announced, half its body sent, then closed."""
     return attrs.evolve(answer, fault="truncate")
+
+
+def cut_json(answer: FakeResponse) -> FakeResponse:
+    """A whole answer whose JSON stops half-way: the body is cut and then sent
+    with a ``Content-Length`` that fits it, so the HTTP exchange is complete
+    and only the JSON parser can tell (a proxy or a server that crashed while
+    writing its page)."""
+    body, headers = answer.payload()
+    headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+    return FakeResponse(answer.status, body=body[: len(body) // 2], headers=headers)
 
 
 def slow(seconds: float) -> Change:

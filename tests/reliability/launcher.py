@@ -3,16 +3,19 @@
 A test-only launcher: ``python launcher.py sync`` is ``headway sync``, except
 that when ``HEADWAY_TEST_PAUSE`` names a transaction, the process writes
 ``paused`` to the file descriptor ``HEADWAY_TEST_SIGNAL_FD`` while that
-transaction is open, and waits there for ever (to be killed). Production
-code has no hooks for this: the launcher wraps the store's methods.
+transaction is open, and waits there for ever (to be killed); or, when
+``HEADWAY_TEST_RESUME_FD`` names another descriptor, until a line can be
+read from it (or it is closed), and then goes on as if nothing happened.
+Production code has no hooks for this: the launcher wraps the store's
+methods.
 
 ``HEADWAY_TEST_PAUSE`` is ``STREAM:N:STAGE``: the N-th page of that stream
-written by this process, paused ``items`` (its items written, its state
-not yet) or ``commit`` (everything written, not yet committed); or
-``finish:1:commit``, the transaction recording how the run ended; or
-``score:1:commit``, the first transaction of ``headway score`` (any
-command that takes the store's lock for another purpose than a sync, by
-that purpose).
+(of any stream, for ``*``) written by this process, paused ``items`` (its
+items written, its state not yet) or ``commit`` (everything written, not yet
+committed); or ``finish:1:commit``, the transaction recording how the run
+ended; or ``score:1:commit``, the first transaction of ``headway score``
+(any command that takes the store's lock for another purpose than a sync,
+by that purpose).
 
 ``HEADWAY_TEST_MAX_PAGES=N`` lets the store grow by N database pages after
 it is opened, and no more: a disk that fills up during the sync.
@@ -38,8 +41,8 @@ class _Cue:
         self.seen = 0
         self.armed = False
 
-    def enter(self, stream: str) -> None:
-        if stream == self.stream:
+    def enter(self, stream: str, *, page: bool = False) -> None:
+        if stream == self.stream or (page and self.stream == "*"):
             self.seen += 1
             self.armed = self.seen == self.number
 
@@ -48,7 +51,12 @@ class _Cue:
             return
         fd = int(os.environ["HEADWAY_TEST_SIGNAL_FD"])
         os.write(fd, b"paused\n")
-        threading.Event().wait()
+        resume = os.environ.get("HEADWAY_TEST_RESUME_FD")
+        if resume is None:
+            threading.Event().wait()
+        with os.fdopen(int(resume)) as go:
+            go.readline()
+        self.armed = False
 
 
 def _install_pause(cue: _Cue) -> None:
@@ -59,7 +67,7 @@ def _install_pause(cue: _Cue) -> None:
     acquire_lock = Store.acquire_lock
 
     def paused_write_page(self: Store, source: str, run_id: int, page: Any) -> Any:
-        cue.enter(page.stream)
+        cue.enter(page.stream, page=True)
         try:
             return write_page(self, source, run_id, page)
         finally:

@@ -3,7 +3,8 @@
 ``run`` runs a command to its end; ``paused`` starts one through the
 test-only launcher (``launcher.py``) and returns once it waits inside the
 store transaction it was told to stop in, for a test to act while it is
-there and then kill it.
+there and then kill it (or, started with ``resumable=True``, let it go on
+with :func:`resume`).
 """
 
 from __future__ import annotations
@@ -55,30 +56,47 @@ def run(
     )
 
 
+#: The descriptor that lets a process started with ``resumable=True`` go on.
+_RESUME: dict[int, int] = {}
+
+
 def paused(
-    folder: Path, where: str, *args: str, env: Mapping[str, str] | None = None
+    folder: Path,
+    where: str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    resumable: bool = False,
 ) -> subprocess.Popen[str]:
     """``headway ARGS`` (default ``sync``), waiting inside the transaction
-    ``where`` names (``STREAM:N:STAGE``, see ``launcher.py``)."""
+    ``where`` names (``STREAM:N:STAGE``, see ``launcher.py``).
+
+    :param resumable: wait for :func:`resume` rather than for ever.
+    """
     read, write = os.pipe()
+    extra = {"HEADWAY_TEST_PAUSE": where, "HEADWAY_TEST_SIGNAL_FD": str(write)}
+    passed = [write]
+    go = None
+    if resumable:
+        wait, go = os.pipe()
+        extra["HEADWAY_TEST_RESUME_FD"] = str(wait)
+        passed.append(wait)
     process = subprocess.Popen(
         command(*(args or ("sync",)), launcher=True),
         cwd=folder,
-        env=environment(
-            {
-                **(env or {}),
-                "HEADWAY_TEST_PAUSE": where,
-                "HEADWAY_TEST_SIGNAL_FD": str(write),
-            }
-        ),
+        env=environment({**(env or {}), **extra}),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        pass_fds=(write,),
+        pass_fds=tuple(passed),
     )
-    os.close(write)
+    for fd in passed:
+        os.close(fd)
+    if go is not None:
+        _RESUME[process.pid] = go
     with os.fdopen(read) as signal:
         if signal.readline() != "paused\n":
+            if go is not None:
+                os.close(_RESUME.pop(process.pid))
             process.wait(timeout=30)
             raise AssertionError(
                 f"headway {' '.join(args)} never reached {where}: "
@@ -87,8 +105,20 @@ def paused(
     return process
 
 
+def resume(process: subprocess.Popen[str], timeout: float = 120) -> str:
+    """Let a command paused with ``resumable=True`` go on; wait for its end
+    and return its stderr."""
+    go = _RESUME.pop(process.pid)
+    os.write(go, b"go\n")
+    os.close(go)
+    _, err = process.communicate(timeout=timeout)
+    return err
+
+
 def kill(process: subprocess.Popen[str]) -> None:
     """Kill a paused command and reap it."""
+    if (go := _RESUME.pop(process.pid, None)) is not None:
+        os.close(go)
     process.kill()
     process.wait(timeout=30)
     if process.stderr is not None:

@@ -3,6 +3,7 @@ during a sync see its last committed page."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .processes import command, environment, kill, paused, run
+from .processes import command, environment, kill, paused, resume, run
 
 CONFIG = """
 [scorecard]
@@ -118,23 +119,66 @@ def test_a_sync_running_in_another_process_holds_the_lock_while_it_runs(tmp_path
     assert lock.read_text() == ""  # released (and emptied) when the run ended
 
 
+ITEM_COLUMNS = (
+    "source, id, key, kind, title, url, project, team, people, status, state, "
+    "created_at, updated_at, closed_at, occurred_at, effort, points, value, "
+    "labels, parent, attributes, version, deleted_at"
+)
+
+
+def stored(db: Path) -> dict[str, list[tuple]]:
+    """Every item (all but when and by which run it was stored), every
+    cursor, and how each run ended."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return {
+            "items": conn.execute(
+                f"SELECT {ITEM_COLUMNS} FROM items ORDER BY source, id"
+            ).fetchall(),
+            "cursors": conn.execute(
+                "SELECT source, stream, partition, state FROM sync_state"
+                " ORDER BY 1, 2, 3"
+            ).fetchall(),
+            "runs": conn.execute(
+                "SELECT source, status, error, items FROM runs ORDER BY source"
+            ).fetchall(),
+        }
+
+
 @pytest.mark.slow
 def test_two_syncs_started_together_on_a_new_store_never_corrupt_it(tmp_path):
-    (tmp_path / "headway.toml").write_text(CONFIG)
-    runs = [headway("sync", cwd=tmp_path) for _ in range(2)]
-    results = []
-    for process in runs:
-        _, err = process.communicate(timeout=120)
-        results.append((process.returncode, err))
-    codes = sorted(code for code, _ in results)
-    # Either they did not overlap (both ran) or one was refused cleanly.
-    assert codes in ([0, 0], [0, 1]), results
-    for code, err in results:
-        assert "Traceback" not in err, err
-        if code == 1:
-            assert "another headway run holds the store" in err
-    totals = counts(tmp_path / "headway.db")
-    assert totals["tickets"] > 5000 and totals["deals"] > 3000
+    clean = tmp_path / "uninterrupted"
+    raced = tmp_path / "raced"
+    for folder in (clean, raced):
+        folder.mkdir()
+        (folder / "headway.toml").write_text(CONFIG)
+    reference = run(clean, "sync")
+    assert reference.returncode == 0, reference.stderr
+    expected = stored(clean / "headway.db")
+    assert len(expected["items"]) > 8000
+
+    # The first sync waits inside the transaction of its very first page on
+    # a new store (items written, nothing committed) for as long as the
+    # second one runs: the two overlap for certain.
+    first = paused(raced, "*:1:items", resumable=True)
+    try:
+        second = run(raced, "sync")
+        with contextlib.closing(sqlite3.connect(raced / "headway.db")) as conn:
+            during = conn.execute("SELECT count(*) FROM items").fetchone()
+    except BaseException:
+        kill(first)
+        raise
+    err = resume(first)
+
+    assert second.returncode == 1, second.stderr
+    assert "another headway run holds the store" in second.stderr
+    assert "(sync, pid " in second.stderr
+    assert "Traceback" not in second.stderr
+    assert during == (0,)  # the page in flight was not visible, nor committed
+    assert first.returncode == 0, err
+    assert "Traceback" not in err
+    # The refused sync left no trace; the first ended as if alone.
+    assert stored(raced / "headway.db") == expected
 
 
 ONE_SOURCE = CONFIG.split("[sources.deals]")[0]

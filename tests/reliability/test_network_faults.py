@@ -1,8 +1,10 @@
 """Network faults from the fake servers, through the four real connectors.
 
 A fault on the second listing request, after a page was stored: a reset
-mid-body, a body cut short, an answer slower than the timeout, a burst of
-500, 502 and 503, and a 200 carrying an HTML error page. Each is retried and
+mid-body, a body cut short on the wire (its full length announced), a whole
+200 whose JSON is cut off (its ``Content-Length`` fits the cut body, so only
+the JSON parser can tell), an answer slower than the timeout, a burst of 500,
+502 and 503, and a 200 carrying an HTML error page. Each is retried and
 the sync ends as if nothing happened, counted in the run's row; one that
 outlasts the retries fails the run with a message saying what, keeps every
 page stored before it, and the next sync picks up from there.
@@ -22,7 +24,7 @@ import pytest
 from headway_sdk import FakeClock
 from headway_sdk.testing import FakeApi, FakeResponse, stored_items
 
-from .faults import FaultPlan, html_page, reset, slow, status, truncated
+from .faults import FaultPlan, cut_json, html_page, reset, slow, status, truncated
 from .sources import SOURCES, Source
 
 #: Seconds the client waits for a read in these tests, and how late a slow
@@ -39,7 +41,8 @@ def sequence(*changes: Callable[[FakeResponse], FakeResponse]) -> Any:
 
 FAULTS = {
     "reset-mid-body": ([reset], "connection reset"),
-    "truncated-json": ([truncated], "cut"),
+    "body-cut-short": ([truncated], "cut"),
+    "truncated-json": ([cut_json], "the JSON body is cut short or invalid"),
     "slower-than-the-timeout": ([slow(LATE)], "read timeout"),
     "burst-of-500-502-503": ([status(500), status(502), status(503)], "HTTP 50"),
     "html-error-page": ([html_page], "HTML page"),
@@ -100,6 +103,10 @@ GIVE_UP = {
         "still failed after 3 attempts (an HTML page came instead of JSON)",
     ),
     "resets-past-the-retries": (reset, "still failed after 3 attempts (connection"),
+    "cut-json-past-the-retries": (
+        cut_json,
+        "still failed after 3 attempts (the JSON body is cut short or invalid)",
+    ),
 }
 GIVE_UP_CASES = [(source, fault) for source in SOURCES for fault in GIVE_UP]
 

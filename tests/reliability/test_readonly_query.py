@@ -81,6 +81,19 @@ def store(tmp_path: Path) -> Iterator[Path]:
         yield path
 
 
+@pytest.fixture
+def closed_store(tmp_path: Path) -> Path:
+    """A store with two items, checkpointed and closed cleanly: no -wal or
+    -shm file beside it, as after a sync that ended."""
+    path = tmp_path / "headway.db"
+    with Store.open(path) as writer:
+        run = writer.start_run("src", "test")
+        for ident in ("1", "2"):
+            writer.write_page("src", run, Page([WorkItem(ident, "issue")]))
+    assert [p.name for p in tmp_path.iterdir()] == ["headway.db"]
+    return path
+
+
 def query(database: Path, sql: str, *options: str):
     cli = build_cli(Plugins.create(entry_points=False))
     return CliRunner().invoke(cli, ["query", "--db", str(database), sql, *options])
@@ -119,6 +132,33 @@ def test_query_reads_the_latest_committed_state_without_changing_a_byte(
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1] == answer
     assert (digest(store), digest(wal)) == before
+
+
+def test_query_on_a_store_closed_cleanly_leaves_its_bytes_and_no_wal_page(
+    closed_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = digest(closed_store)
+
+    refused = query(closed_store, "DELETE FROM items")
+    accepted = query(closed_store, "SELECT count(*) FROM items", "--csv")
+
+    assert refused.exit_code == 1, refused.output
+    assert "only reads" in refused.stderr and "Traceback" not in refused.output
+    assert accepted.exit_code == 0, accepted.output
+    assert accepted.stdout == "count(*)\n2\n"
+    assert digest(closed_store) == before
+    # SQLite opens a WAL database read-only by making (when the folder lets
+    # it) the -wal and -shm files it reads through, and a read-only
+    # connection cannot remove them when it closes: an empty -wal and the
+    # shared-memory index may be left, never a page and never another file.
+    left = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+    assert set(left) <= {"headway.db", "headway.db-wal", "headway.db-shm"}, left
+    assert left.get("headway.db-wal", 0) == 0, left
+    # The next writer that closes cleanly removes them.
+    Store.open(closed_store).close()
+    assert [p.name for p in tmp_path.iterdir()] == ["headway.db"]
+    assert digest(closed_store) == before
 
 
 def test_the_query_connection_is_read_only_beneath_its_guards(store: Path) -> None:
