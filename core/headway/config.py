@@ -252,6 +252,10 @@ def parse_config(
     if database is not None and not database.strip():
         reader.problem("scorecard.database", "must be a file path, not empty")
         database = "headway.db"
+    elif database is not None and "\0" in database:
+        # No file system takes a NUL in a path; SQLite would refuse it later.
+        reader.problem("scorecard.database", "must be a file path without NUL")
+        database = "headway.db"
     current = _read_period(reader, settings, period)
     thresholds = _read_thresholds(reader, settings)
 

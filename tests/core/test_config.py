@@ -248,6 +248,19 @@ def test_unknown_plugin_is_a_problem_naming_the_installed_ones(write_config):
     ]
 
 
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [(" ", "not empty"), ("a\\u0000b.db", "without NUL")],
+    ids=["blank", "nul"],
+)
+def test_a_database_path_no_file_system_takes_is_a_problem(write_config, value, words):
+    found = problems(
+        write_config, f'[scorecard]\nname = "Acme"\ndatabase = "{value}"\n'
+    )
+    (problem,) = [p for p in found if p.startswith("scorecard.database")]
+    assert words in problem
+
+
 def test_not_toml_is_one_clear_problem(write_config):
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_config(write_config("[scorecard\nname = 1"))
