@@ -89,7 +89,7 @@ class HeadwayGroup(click.Group):
                 error.ctx = _deepest_context(ctx)
             raise
         except HeadwayError as error:
-            if os.environ.get(DEBUG_ENV):
+            if os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
                 raise
             _fail(error)
         except KeyboardInterrupt:

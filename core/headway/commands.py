@@ -243,7 +243,7 @@ def state_show(app: App, source: str | None, as_json: bool) -> None:
     config = app.config()
     if source is not None and source not in config.sources:
         raise HeadwayError(f"no source {source!r} in the configuration")
-    with app.store(config) as store:
+    with app.store(config, create=False) as store:
         sql = (
             "SELECT source, stream, partition, state, updated_at, run_id "
             "FROM sync_state"

@@ -36,8 +36,9 @@ def register_connectors(register: Callable[..., None]) -> None:
     a :class:`~headway.connectors.SourceContext` and returns a
     :class:`~headway.connectors.Connector`, raising
     :class:`~headway.errors.ConfigError` for a bad source table. A name
-    already registered by another plugin is refused with a
-    :class:`~headway.errors.PluginError`. Return nothing.
+    another plugin also registers goes to one of them and is refused for the
+    other, which ``headway plugins`` shows; its other connectors still load.
+    Return nothing.
     """
 
 

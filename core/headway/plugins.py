@@ -69,6 +69,8 @@ class Plugins:
         self._connectors: dict[str, ConnectorType] | None = None
         self._measures: dict[str, MeasureType] | None = None
         self.hook_errors: dict[str, str] = {}
+        # Registrations refused as duplicates, by registry, then by plugin.
+        self._refused: dict[str, dict[str, list[str]]] = {}
 
     @classmethod
     def create(
@@ -113,13 +115,24 @@ class Plugins:
         self._invalidate()
 
     def load_entry_points(self, only: Iterable[str] | None = None) -> None:
-        """Import each plugin of the entry-point group, recording failures."""
+        """Import each plugin of the entry-point group, recording failures.
+
+        A plugin whose import raises anything, ``SystemExit`` included (some
+        libraries exit when a dependency is missing), is recorded with its
+        error; only Ctrl-C goes through. A name in ``only`` (or
+        ``$HEADWAY_LOAD_PLUGINS``) that no installed plugin has is warned
+        about and recorded too.
+        """
+        source = "the plugins to load"
         if only is None and (env := os.environ.get(LOAD_PLUGINS_ENV)) is not None:
             only = [name.strip() for name in env.split(",") if name.strip()]
+            source = LOAD_PLUGINS_ENV
         wanted = set(only) if only is not None else None
+        found: set[str] = set()
         for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
             if wanted is not None and entry_point.name not in wanted:
                 continue
+            found.add(entry_point.name)
             if self.manager.has_plugin(entry_point.name):
                 continue
             dist = entry_point.dist
@@ -128,7 +141,9 @@ class Plugins:
             try:
                 plugin = entry_point.load()
                 self.manager.register(plugin, name=entry_point.name)
-            except Exception as error:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as error:
                 self.load_errors[entry_point.name] = _describe(error)
                 log.warning(
                     "plugin %s could not be loaded: %s",
@@ -136,37 +151,46 @@ class Plugins:
                     self.load_errors[entry_point.name],
                 )
                 log.debug("plugin %s load traceback", entry_point.name, exc_info=True)
+        for name in sorted((wanted or set()) - found - self._builtin):
+            if self.manager.has_plugin(name):
+                continue
+            self.load_errors[name] = f"not installed ({source} names it)"
+            log.warning(
+                "plugin %s is not installed, but %s names it; `headway plugins` "
+                "lists the installed ones",
+                name,
+                source,
+            )
         self._invalidate()
 
     # ------------------------------------------------------------ registries
 
     def connectors(self) -> dict[str, ConnectorType]:
-        """Every registered connector type by name."""
+        """Every registered connector type by name.
+
+        A name belongs to one plugin; a second plugin's registration of it is
+        refused (see :meth:`_resolve`), never the whole registry.
+        """
         if self._connectors is None:
-            found: dict[str, ConnectorType] = {}
+            offers: list[ConnectorType] = []
 
             def collect(plugin: str) -> Callable[..., None]:
                 def register(
                     name: str, factory: ConnectorFactory, description: str = ""
                 ) -> None:
-                    if name in found:
-                        raise PluginError(
-                            f"plugin {plugin!r} registers connector {name!r}, which "
-                            f"plugin {found[name].plugin!r} already registered",
-                            plugin=plugin,
-                        )
-                    found[name] = ConnectorType(name, factory, plugin, description)
+                    offers.append(ConnectorType(name, factory, plugin, description))
 
                 return register
 
             self._call_registration("register_connectors", collect)
-            self._connectors = found
+            self._connectors = self._resolve("connector", offers)
         return self._connectors
 
     def measures(self) -> dict[str, MeasureType]:
-        """Every registered measure function by name."""
+        """Every registered measure function by name (duplicates as for
+        :meth:`connectors`)."""
         if self._measures is None:
-            found: dict[str, MeasureType] = {}
+            offers: list[MeasureType] = []
 
             def collect(plugin: str) -> Callable[..., None]:
                 def register(
@@ -175,18 +199,14 @@ class Plugins:
                     description: str = "",
                     kind: str = "outcome",
                 ) -> None:
-                    if name in found:
-                        raise PluginError(
-                            f"plugin {plugin!r} registers measure {name!r}, which "
-                            f"plugin {found[name].plugin!r} already registered",
-                            plugin=plugin,
-                        )
-                    found[name] = MeasureType(name, function, plugin, description, kind)
+                    offers.append(
+                        MeasureType(name, function, plugin, description, kind)
+                    )
 
                 return register
 
             self._call_registration("register_measures", collect)
-            self._measures = found
+            self._measures = self._resolve("measure", offers)
         return self._measures
 
     def add_commands(self, cli: Any) -> None:
@@ -237,12 +257,7 @@ class Plugins:
 
     def info(self) -> list[PluginInfo]:
         """One entry per registered or failed plugin, sorted by name."""
-        connectors, measures = {}, {}
-        try:
-            connectors = self.connectors()
-            measures = self.measures()
-        except PluginError as error:
-            log.warning("%s", error)
+        connectors, measures = self.connectors(), self.measures()
         result = []
         for name, plugin in self.manager.list_name_plugin():
             if plugin is None:
@@ -265,7 +280,7 @@ class Plugins:
                     measures=tuple(
                         sorted(m.name for m in measures.values() if m.plugin == name)
                     ),
-                    error=self.hook_errors.get(name),
+                    error=self.problems(name),
                     builtin=name in self._builtin,
                 )
             )
@@ -274,7 +289,49 @@ class Plugins:
             result.append(PluginInfo(name, version, package, error=error))
         return sorted(result, key=lambda info: info.name)
 
+    def problems(self, name: str) -> str | None:
+        """What went wrong with a loaded plugin: a failed hook, refused
+        registrations; ``None`` when nothing did."""
+        found = [self.hook_errors[name]] if name in self.hook_errors else []
+        for refused in self._refused.values():
+            found.extend(refused.get(name, ()))
+        return "; ".join(found) or None
+
     # ------------------------------------------------------------ internals
+
+    def _resolve(self, what: str, offers: list[Any]) -> dict[str, Any]:
+        """One registration per name; every other one is refused and recorded.
+
+        The name goes to a built-in plugin if one registers it, else to the
+        plugin named like it (plugin ``jira`` for connector ``jira`` and
+        measure ``jira.lead_time``), else to the plugin registered first. So
+        in the usual clash, a third-party plugin reusing a first-party name,
+        the owner wins whatever order installed plugins are found in.
+        """
+        claims: dict[str, list[Any]] = {}
+        for entry in offers:
+            claims.setdefault(entry.name, []).append(entry)
+        found: dict[str, Any] = {}
+        refused: dict[str, list[str]] = {}
+        for name, entries in claims.items():
+            # min() keeps the first of equal ranks: registration order.
+            kept = min(
+                entries, key=lambda e: _claim_rank(e.plugin, self._builtin, name)
+            )
+            found[name] = kept
+            for entry in entries:
+                if entry is kept:
+                    continue
+                message = (
+                    f"{what} {name!r} registered twice; the first is kept"
+                    if entry.plugin == kept.plugin
+                    else f"{what} {name!r} refused: plugin {kept.plugin!r} "
+                    "registers it too and keeps it"
+                )
+                refused.setdefault(entry.plugin, []).append(message)
+                log.warning("plugin %s: %s", entry.plugin, message)
+        self._refused[what] = refused
+        return found
 
     def _call_registration(
         self, hook: str, make_register: Callable[[str], Callable[..., None]]
@@ -282,8 +339,6 @@ class Plugins:
         for impl in getattr(self.manager.hook, hook).get_hookimpls():
             try:
                 impl.function(register=make_register(impl.plugin_name))
-            except PluginError:
-                raise
             except Exception as error:
                 self._hook_failed(impl.plugin_name, hook, error)
 
@@ -296,6 +351,16 @@ class Plugins:
     def _invalidate(self) -> None:
         self._connectors = None
         self._measures = None
+        self._refused = {}
+
+
+def _claim_rank(plugin: str, builtin: set[str], name: str) -> int:
+    """How strong ``plugin``'s claim on a registered ``name`` is (0 best)."""
+    if plugin in builtin:
+        return 0
+    if name == plugin or name.startswith(f"{plugin}."):
+        return 1
+    return 2
 
 
 def _describe(error: BaseException) -> str:

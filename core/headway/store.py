@@ -6,8 +6,9 @@ page's records and its cursor state commit together or not at all, so a
 crash loses at most the page in flight.
 
 Opening checks the file before touching it: a file that is not SQLite, is
-damaged, or was written by a newer headway fails with a message and is left
-exactly as it was.
+another application's database, was written by a newer headway, or (when
+opened for writing) fails SQLite's ``quick_check`` is refused with a message
+and left exactly as it was.
 """
 
 from __future__ import annotations
@@ -436,7 +437,7 @@ class Store:
         exists = path.is_dir() or (path.exists() and path.stat().st_size > 0)
         if exists:
             _check_header(path)
-            _check_version(path)
+            _check_existing(path, writing=True)
         elif not create:
             raise StoreError(
                 f"no store at {path}; run `headway sync` (or `headway demo`) first",
@@ -450,6 +451,7 @@ class Store:
                     f"cannot create the folder of {path}: {error.strerror}",
                     path=str(path),
                 ) from None
+        conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=30
@@ -460,7 +462,10 @@ class Store:
             # killed process; only a power cut may lose the latest ones.
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as error:
-            raise _translate(error, path) from None
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            raise _translate(error, path, untouched=False) from None
         store = cls(path, conn, readonly=False)
         store.migrate()
         return store
@@ -479,7 +484,7 @@ class Store:
                 path=str(path),
             )
         _check_header(path)
-        _check_version(path)
+        _check_existing(path, writing=False)
         try:
             conn = sqlite3.connect(
                 f"{path.resolve().as_uri()}?mode=ro",
@@ -576,7 +581,7 @@ class Store:
         try:
             yield
         except sqlite3.DatabaseError as error:
-            raise _translate(error, self.path) from error
+            raise _translate(error, self.path, untouched=self.readonly) from error
 
     # ------------------------------------------------------------ locking
 
@@ -1213,25 +1218,80 @@ def _check_header(path: Path) -> None:
         )
 
 
-def _check_version(path: Path) -> None:
-    """Refuse a store from a newer headway before anything writes to it."""
+def _check_existing(path: Path, *, writing: bool) -> None:
+    """Refuse, before anything writes to it, a file headway must not change.
+
+    Every check runs on a read-only connection of its own. A store from a
+    newer headway is always refused; when opening for ``writing``, so are
+    another application's SQLite database and a damaged file. The damage
+    check is SQLite's ``quick_check``, which reads every page of the file
+    (docs/store.md gives its cost).
+    """
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.DatabaseError as error:
         raise _translate(error, path) from None
     try:
+        if writing:
+            _check_is_headway(conn, path)
         version = _schema_version(conn)
+        known = MIGRATIONS[-1].version
+        if version > known:
+            raise StoreError(
+                f"{path} was written by a newer headway (schema version {version}; "
+                f"this headway knows up to {known}). Upgrade headway: "
+                "pip install -U headway",
+                path=str(path),
+            )
+        if not writing:
+            return
+        found = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+        if found != ["ok"]:
+            # Each row may hold several lines under a "*** in database main
+            # ***" heading; the first few say enough.
+            problems = [
+                line.strip()
+                for text in found
+                for line in str(text).splitlines()
+                if line.strip() and not line.startswith("***")
+            ]
+            raise StoreError(
+                f"the store {path} is damaged ({'; '.join(problems[:3])}); it was "
+                f"left as it is. {_RECOVERY.format(path)}",
+                path=str(path),
+            )
     except sqlite3.DatabaseError as error:
         raise _translate(error, path) from None
     finally:
         conn.close()
-    known = MIGRATIONS[-1].version
-    if version > known:
-        raise StoreError(
-            f"{path} was written by a newer headway (schema version {version}; this "
-            f"headway knows up to {known}). Upgrade headway: pip install -U headway",
-            path=str(path),
+
+
+def _check_is_headway(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a SQLite database with tables but no headway ``migrations`` one.
+
+    An empty database (no tables) becomes a store; so does one with
+    headway's ``migrations`` table, even if a user added tables of their own.
+    """
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
         )
+    ]
+    if not tables:
+        return
+    if "migrations" in tables:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(migrations)")}
+        if {"version", "name", "applied_at"} <= columns:
+            return
+    shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+    raise StoreError(
+        f"{path} is a SQLite database of another application (tables: {shown}), "
+        "not a headway store; it was left untouched. Point [scorecard] database "
+        "at a new file such as headway.db",
+        path=str(path),
+    )
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:
@@ -1244,8 +1304,21 @@ def _schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0] or 0)
 
 
-def _translate(error: sqlite3.DatabaseError, path: Path) -> StoreError:
-    """A store error a user can act on, from a SQLite error."""
+#: What to do with a damaged store; ``{0}`` is its path.
+_RECOVERY = (
+    "Restore it from a backup, or salvage it: `sqlite3 {0} .recover | sqlite3 "
+    "recovered.db`, then use recovered.db instead (docs/store.md, Damaged stores)"
+)
+
+
+def _translate(
+    error: sqlite3.DatabaseError, path: Path, *, untouched: bool = True
+) -> StoreError:
+    """A store error a user can act on, from a SQLite error.
+
+    :param untouched: nothing was written to the file yet (a check before
+        opening, a read-only connection), so the message may say so.
+    """
     text = str(error)
     code = getattr(error, "sqlite_errorname", "")
     if code in ("SQLITE_BUSY", "SQLITE_LOCKED") or "database is locked" in text:
@@ -1265,9 +1338,13 @@ def _translate(error: sqlite3.DatabaseError, path: Path) -> StoreError:
         or "malformed" in text
         or ("not a database" in text)
     ):
+        done = (
+            "it was left as it is"
+            if untouched
+            else "the command stopped there, keeping what it had committed before"
+        )
         return StoreError(
-            f"the store {path} is damaged ({text}); it was left as it is. Restore it "
-            "from a backup, or move it away and run `headway sync --full`",
+            f"the store {path} is damaged ({text}); {done}. {_RECOVERY.format(path)}",
             path=str(path),
         )
     if code in (

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 
 import click
 import pytest
+from click.testing import CliRunner
 
+from headway import hookimpl
 from headway.cli import build_cli
 from headway.config import load_config
 
@@ -237,3 +240,166 @@ def test_sync_check_tests_credentials_without_storing(run_cli, write_config, scr
     assert not (path.parent / "headway.db").exists()
     assert run_cli("--config", str(path), "sync", "--check", "beta").exit_code == 0
     assert run_cli("--config", str(path), "sync", "--check", "--full").exit_code == 2
+
+
+# ---------------------------------------------------------------- logging
+
+CHATTY_TOKEN = "chatty-secret-token-5d1e"
+
+
+class _ChattyConnector:
+    """Logs on the SDK's module loggers and its own package's, like a plugin."""
+
+    def __init__(self, context):
+        self.context = context
+
+    def check(self) -> None:
+        pass
+
+    def read(self, state):
+        token = self.context.options["token"].reveal()
+        logging.getLogger("headway_sdk.auth").info("sdk info: a new access token")
+        logging.getLogger("headway_sdk.cursors").warning("sdk warning with %s", token)
+        logging.getLogger(__name__).warning("plugin warning with %s", token)
+        yield from ()
+
+
+class _ChattyPlugin:
+    @hookimpl
+    def register_connectors(self, register) -> None:
+        register("chatty", _ChattyConnector, description="logs a lot")
+
+
+@pytest.fixture
+def chatty(plugins, write_config):
+    plugins.register(_ChattyPlugin(), "chatty")
+    path = write_config(
+        '[sources.alpha]\nplugin = "chatty"\ntoken = "${CHATTY_TOKEN}"\n'
+    )
+    yield lambda *flags: run_chatty(plugins, path, flags)
+    plugins.unregister("chatty")
+
+
+def run_chatty(plugins, path, flags):
+    # As in a real process: no handler on the root logger (pytest's capture
+    # handlers would swallow what Python's last-resort handler prints).
+    handlers = logging.root.handlers[:]
+    logging.root.handlers.clear()
+    try:
+        return CliRunner().invoke(
+            build_cli(plugins),
+            [*flags, "--config", str(path), "sync", "--json"],
+            env={"CHATTY_TOKEN": CHATTY_TOKEN},
+        )
+    finally:
+        logging.root.handlers[:] = handlers
+
+
+def test_sdk_and_plugin_loggers_go_through_the_redacting_handler(chatty):
+    result = chatty()
+    assert result.exit_code == 0, result.output
+    assert CHATTY_TOKEN not in result.stderr
+    assert "warning: sdk warning with ***" in result.stderr
+    assert "warning: plugin warning with ***" in result.stderr
+    assert "sdk info" not in result.stderr
+
+
+def test_quiet_silences_sdk_and_plugin_warnings(chatty):
+    result = chatty("-q")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr, result.stderr
+    assert CHATTY_TOKEN not in result.stderr
+
+
+def test_verbose_shows_sdk_info(chatty):
+    result = chatty("-v")
+    assert result.exit_code == 0, result.output
+    assert "info: sdk info: a new access token" in result.stderr
+    assert CHATTY_TOKEN not in result.stderr
+
+
+def test_a_run_leaves_the_loggers_as_they_were(chatty):
+    names = ("headway", "headway_sdk", "tests", "urllib3")
+    before = [
+        (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names
+    ]
+    assert chatty("-vv").exit_code == 0
+    after = [
+        (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names
+    ]
+    assert after == before
+
+
+# ---------------------------------------------------------------- workspaces
+
+
+@pytest.mark.parametrize("command", ["init", "demo"])
+def test_a_folder_that_cannot_be_created_is_one_error_line(run_cli, tmp_path, command):
+    (tmp_path / "afile").write_text("not a folder")
+    target = tmp_path / "afile" / "sub"
+    result = run_cli(command, str(target))
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.stderr == (
+        f"Error: cannot create the folder {target}: Not a directory\n"
+    )
+
+
+def test_demo_leaves_a_store_it_did_not_make(run_cli, tmp_path):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    store = folder / "headway.db"
+    conn = sqlite3.connect(store)
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.commit()
+    conn.close()
+    before = store.read_bytes()
+    result = run_cli("demo", str(folder))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert f"Error: {store} exists and `headway demo` did not make it" in (
+        result.stderr
+    )
+    assert store.read_bytes() == before
+    assert not (folder / "headway.toml").exists()
+
+
+def test_demo_replaces_only_a_store_of_its_own(run_cli, tmp_path):
+    from headway.store import Store
+    from headway.workspace import DEMO_STORE, write_demo
+
+    folder = tmp_path / "demo"
+    config = write_demo(folder)
+    assert f'database = "{DEMO_STORE}"' in config.read_text()
+    with Store.open(folder / DEMO_STORE) as store:
+        store.start_run("crm", "demo")
+    write_demo(folder)  # the demo's own store: replaced
+    assert not (folder / DEMO_STORE).exists()
+
+    with Store.open(folder / DEMO_STORE) as store:
+        store.start_run("crm", "demo")
+        store.start_run("tickets", "jira")  # a real source synced into it
+    before = (folder / DEMO_STORE).read_bytes()
+    result = run_cli("demo", str(folder))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "holds data synced by other plugins than the demo's (jira)" in (
+        result.stderr
+    )
+    assert (folder / DEMO_STORE).read_bytes() == before
+
+
+def test_state_show_in_a_fresh_workspace_creates_no_store(run_cli, write_config):
+    config = write_config('[scorecard]\nname = "fresh"\n')
+    result = run_cli("--config", str(config), "state", "show")
+    assert not (config.parent / "headway.db").exists()
+    assert result.exit_code == 1, result.output
+    assert "no store at" in result.stderr
+
+
+def test_headway_debug_0_is_off(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("sync", env={"HEADWAY_DEBUG": "0"})
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from headway import hookimpl, hookspecs
 from headway.cli import build_cli
-from headway.errors import PluginError
 from headway.model import Assignment, WorkItem
 from headway.plugins import Plugins
+
+ROOT = Path(__file__).resolve().parents[2]
 
 GOOD = """
 from headway import hookimpl
@@ -98,16 +102,160 @@ def test_tests_can_build_a_manager_without_installed_plugins(installed):
     assert plugins.load_errors == {}
 
 
+# A plugin that registers a connector name another plugin owns, and one that
+# ends the process while it is imported.
+DUP = """
+from headway import hookimpl
+
+@hookimpl
+def register_connectors(register):
+    register("good", lambda context: None, description="the same name again")
+    register("dup-own", lambda context: None)
+"""
+EXITING = 'import sys\nsys.exit("headway-exiting needs libbar")\n'
+
+
+@pytest.fixture
+def troublesome(installed: Path) -> Iterator[Path]:
+    """Beside ``installed``: ``dup`` (found before ``good``) and ``exiting``."""
+    dist = installed / "headway_trouble-0.1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: headway-trouble\nVersion: 0.1.0\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[headway]\ndup = fake_dup_plugin\nexiting = fake_exiting_plugin\n"
+    )
+    (installed / "fake_dup_plugin.py").write_text(textwrap.dedent(DUP))
+    (installed / "fake_exiting_plugin.py").write_text(EXITING)
+    yield installed
+    for name in ("fake_dup_plugin", "fake_exiting_plugin"):
+        sys.modules.pop(name, None)
+
+
+def test_a_plugin_exiting_while_imported_is_recorded_like_an_import_error(
+    troublesome,
+):
+    plugins = Plugins.create()
+    assert plugins.load_errors["exiting"] == "SystemExit: headway-exiting needs libbar"
+    assert "good" in plugins.connectors()
+
+
+def test_the_plugin_named_like_a_connector_keeps_it_whatever_the_load_order(
+    troublesome, monkeypatch
+):
+    for order in ("dup,good", "good,dup"):
+        monkeypatch.setenv("HEADWAY_LOAD_PLUGINS", order)
+        plugins = Plugins.create()
+        assert plugins.connectors()["good"].plugin == "good"
+        assert plugins.connectors()["dup-own"].plugin == "dup"
+        assert "connector 'good' refused: plugin 'good'" in plugins.problems("dup")
+        assert plugins.problems("good") is None
+
+
+DEMO_SOURCE = """
+[scorecard]
+name = "Plugins"
+period = "2026-Q3"
+
+[sources.tickets]
+plugin = "demo"
+system = "crm"
+scale = 0.02
+"""
+
+
+def test_a_duplicate_or_exiting_plugin_breaks_no_command(troublesome, tmp_path):
+    """In a real process: ``headway plugins`` shows each problem against its
+    plugin, and a sync works."""
+    config = tmp_path / "headway.toml"
+    config.write_text(DEMO_SOURCE)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HEADWAY_")},
+        "PYTHONPATH": os.pathsep.join([str(troublesome), str(ROOT)]),
+        "HEADWAY_LOAD_PLUGINS": "good,dup,exiting,nosuch",
+    }
+
+    def headway(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "headway", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    listed = headway("plugins", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "Traceback" not in listed.stderr
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)}
+    assert plugins["dup"]["connectors"] == ["dup-own"]
+    assert plugins["dup"]["error"] == (
+        "connector 'good' refused: plugin 'good' registers it too and keeps it"
+    )
+    assert plugins["good"]["connectors"] == ["good"]
+    assert plugins["good"]["error"] is None
+    assert plugins["demo"]["connectors"] == ["demo"]
+    assert plugins["exiting"]["error"] == "SystemExit: headway-exiting needs libbar"
+    assert plugins["nosuch"]["error"] == "not installed (HEADWAY_LOAD_PLUGINS names it)"
+    assert "connector 'good' refused" in listed.stderr  # the warning
+    assert "plugin nosuch is not installed" in listed.stderr
+
+    text = headway("plugins")
+    assert text.returncode == 0, text.stderr
+    assert "error: connector 'good' refused" in text.stdout
+    assert "error: SystemExit: headway-exiting needs libbar" in text.stdout
+
+    synced = headway("sync", "--json")
+    assert synced.returncode == 0, synced.stderr
+    assert "Traceback" not in synced.stderr
+    assert [r["status"] for r in json.loads(synced.stdout)] == ["ok"]
+
+
+def test_a_name_in_headway_load_plugins_that_is_not_installed_is_warned_about(
+    installed, monkeypatch, caplog
+):
+    monkeypatch.setenv("HEADWAY_LOAD_PLUGINS", "good,demo,nosuch")
+    plugins = Plugins.create()
+    assert plugins.load_errors == {
+        "nosuch": "not installed (HEADWAY_LOAD_PLUGINS names it)"
+    }
+    assert "good" in plugins.connectors()
+    assert "plugin nosuch is not installed" in caplog.text
+    assert "plugin demo" not in caplog.text  # a built-in always loads
+
+
 class Twin:
     @hookimpl
     def register_connectors(self, register):
         register("demo", lambda context: None)
+        register("twin", lambda context: None)
+
+    @hookimpl
+    def register_measures(self, register):
+        register("twin.value", lambda context: 1.0)
+        register("twin.value", lambda context: 2.0)
 
 
-def test_a_connector_name_registered_twice_is_refused(plugins):
+def test_a_name_registered_twice_is_refused_and_the_first_kept(plugins, caplog):
     plugins.register(Twin(), "twin")
-    with pytest.raises(PluginError, match="plugin 'twin' registers connector 'demo'"):
-        plugins.connectors()
+    connectors = plugins.connectors()
+    assert connectors["demo"].plugin == "demo"  # the built-in keeps its name
+    assert connectors["twin"].plugin == "twin"  # the rest of twin still counts
+    assert plugins.measures()["twin.value"].function(None) == 1.0
+    assert plugins.problems("twin") == (
+        "connector 'demo' refused: plugin 'demo' registers it too and keeps it; "
+        "measure 'twin.value' registered twice; the first is kept"
+    )
+    assert plugins.problems("demo") is None
+    assert "plugin twin: connector 'demo' refused" in caplog.text
+    info = {i.name: i for i in plugins.info()}
+    assert info["twin"].connectors == ("twin",)
+    assert info["twin"].error == plugins.problems("twin")
+    plugins.unregister("twin")
+    assert plugins.problems("twin") is None
+    assert plugins.connectors()["demo"].plugin == "demo"
 
 
 class Raising:

@@ -336,3 +336,152 @@ def test_each_malformed_field_is_rejected_with_its_reason(store, fields, reason)
     ).fetchone()
     assert reason in stored_reason
     assert raw  # the record is kept as it came
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def filled(path: Path, count: int = 400) -> Path:
+    """A closed store whose ``items`` b-tree spans many pages."""
+    with Store.open(path) as store:
+        run = store.start_run("src", "test")
+        items = [item(str(i), title=f"item {i} " + "x" * 300) for i in range(count)]
+        store.write_page("src", run, Page(items, stream="s", state={"n": count}))
+    return path
+
+
+def items_pages(path: Path) -> tuple[int, int, int]:
+    """The page size, the root page of ``items`` and one of its leaves."""
+    conn = sqlite3.connect(path)
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'items'"
+    ).fetchone()[0]
+    conn.close()
+    with open(path, "rb") as handle:
+        handle.seek((root - 1) * size)
+        header = handle.read(12)
+    assert header[0] == 0x05, "the items root should be an interior page"
+    leaf = int.from_bytes(header[8:12], "big")  # its right-most child
+    return size, root, leaf
+
+
+def damage(path: Path, page: int, size: int, offset: int, data: bytes) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek((page - 1) * size + offset)
+        handle.write(data)
+
+
+@pytest.mark.parametrize("where", ["leaf-cell-bounds", "root-page-type"])
+def test_a_damaged_store_is_refused_before_anything_is_written(tmp_path, where):
+    path = filled(tmp_path / "headway.db")
+    size, root, leaf = items_pages(path)
+    if where == "leaf-cell-bounds":  # quick_check lists the problems
+        damage(path, leaf, size, 5, b"\x00\x00\x00\x00")
+    else:  # SQLite raises "malformed" as soon as it reads the page
+        damage(path, root, size, 0, b"\x07" * 64)
+    before = digest(path)
+    with pytest.raises(StoreError) as error:
+        Store.open(path)
+    message = str(error.value)
+    assert f"the store {path} is damaged (" in message
+    assert "it was left as it is" in message
+    assert f"sqlite3 {path} .recover | sqlite3 recovered.db" in message
+    assert digest(path) == before
+    # Read-only access still works for what can be read.
+    with Store.open_readonly(path) as store:
+        assert store.conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+def test_damage_met_in_the_middle_of_a_command_is_not_called_untouched(tmp_path):
+    path = filled(tmp_path / "headway.db")
+    size, root, _leaf = items_pages(path)
+    with Store.open(path) as store:
+        damage(path, root, size, 0, b"\x07" * 64)  # after the open-time check
+        run = store.start_run("src", "test")  # committed: the runs table is fine
+        with pytest.raises(StoreError) as error:
+            store.write_page("src", run, Page([item("new")], stream="s"))
+    message = str(error.value)
+    assert "is damaged" in message and ".recover" in message
+    assert "left as it is" not in message
+    assert "keeping what it had committed before" in message
+
+
+def test_a_damaged_store_fails_sync_with_one_message(run_cli, write_config, scripted):
+    config = write_config('[sources.alpha]\nplugin = "scripted"\ncount = 3\n')
+    path = filled(config.parent / "headway.db")
+    size, _root, leaf = items_pages(path)
+    damage(path, leaf, size, 5, b"\x00\x00\x00\x00")
+    before = digest(path)
+    result = run_cli("--config", str(config), "sync", "--full")
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith(f"Error: the store {path} is damaged")
+    assert digest(path) == before
+
+
+def other_application(path: Path) -> Path:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO customers (name) VALUES ('Ada')")
+    conn.commit()
+    conn.close()
+    return path
+
+
+def test_another_applications_database_is_refused_untouched(tmp_path):
+    path = other_application(tmp_path / "crm.db")
+    before = digest(path)
+    with pytest.raises(StoreError) as error:
+        Store.open(path)
+    assert str(error.value) == (
+        f"{path} is a SQLite database of another application (tables: customers), "
+        "not a headway store; it was left untouched. Point [scorecard] database "
+        "at a new file such as headway.db"
+    )
+    assert digest(path) == before
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    conn.close()
+
+
+def test_a_migrations_table_of_another_application_is_not_headways(tmp_path):
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE migrations (id INTEGER, migration TEXT, batch INT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="another application"):
+        Store.open(path)
+
+
+def test_an_empty_sqlite_file_or_a_store_with_extra_tables_opens(tmp_path):
+    empty = tmp_path / "empty.db"
+    conn = sqlite3.connect(empty)
+    conn.execute("PRAGMA user_version = 1")  # a valid file with no table
+    conn.close()
+    assert empty.stat().st_size > 0
+    with Store.open(empty) as store:
+        assert store.version == MIGRATIONS[-1].version
+    with Store.open(empty) as store:
+        store.conn.execute("CREATE TABLE my_notes (text TEXT)")
+    with Store.open(empty) as store:
+        assert "my_notes" in store.db.table_names()
+
+
+def test_sync_into_another_applications_database_fails_clearly(
+    run_cli, write_config, scripted
+):
+    path = other_application(Path(write_config("").parent) / "crm.db")
+    config = write_config(
+        '[scorecard]\ndatabase = "crm.db"\n'
+        '[sources.alpha]\nplugin = "scripted"\ncount = 3\n'
+    )
+    before = digest(path)
+    result = run_cli("--config", str(config), "sync")
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert "is a SQLite database of another application" in result.stderr
+    assert digest(path) == before
