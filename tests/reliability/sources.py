@@ -205,7 +205,9 @@ JIRA_SOURCE = Source(
             "fields.summary", "fields.updated", "key", ("'key'", "03/01/2026")
         ),
         "wrong-type": Bad(_set("fields.summary", 12345), "title must be a string"),
-        "null-for-a-list": Bad(_set("fields.labels", None), None),
+        "null-for-a-list": Bad(
+            _set("fields.labels", None), "labels: expected a list, got null"
+        ),
     },
     extra=("fields.customfield_19999", {"value": "Gold"}, "extra.customfield_19999"),
 )
@@ -222,7 +224,9 @@ GITHUB_SOURCE = Source(
             "title", "updated_at", "updated_at", ("'updated_at'", "03/01/2026")
         ),
         "wrong-type": Bad(_set("title", 12345), "title must be text"),
-        "null-for-a-list": Bad(_set("labels", None), None),
+        "null-for-a-list": Bad(
+            _set("labels", None), "labels: expected a list, got null"
+        ),
     },
     extra=(
         "sub_issues_summary",
@@ -240,8 +244,10 @@ GCAL_SOURCE = Source(
     title="summary",
     bad={
         **_common_bad("summary", "start.dateTime", "start", ("start", "03/01/2026")),
-        "wrong-type": Bad(_set("attendees", "everyone"), "attendees must be a list"),
-        "null-for-a-list": Bad(_set("attendees", None), None),
+        "wrong-type": Bad(_set("attendees", "everyone"), "attendees: expected a list"),
+        "null-for-a-list": Bad(
+            _set("attendees", None), "attendees: expected a list, got null"
+        ),
     },
     extra=("conferenceRating", {"stars": 5}, "extra.conferenceRating"),
     # The organizer's own copy of a meeting is the one stored.

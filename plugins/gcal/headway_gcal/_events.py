@@ -217,15 +217,17 @@ class Attendance:
 def attendance(raw: Mapping[str, Any]) -> Attendance:
     """The event's guests: who comes, who declined, how many people.
 
-    Rooms and other resources (``resource: true``) are not people.
+    Rooms and other resources (``resource: true``) are not people. An
+    event without guests leaves ``attendees`` out; Google never sends it as
+    null, so a null is a malformed event, not "no guests".
 
-    :raises RecordError: ``attendees`` is not a list of objects.
+    :raises RecordError: ``attendees`` is null or not a list of objects.
     """
-    guests = raw.get("attendees")
+    guests = raw.get("attendees", [])
     if guests is None:
-        guests = []
+        raise RecordError("attendees: expected a list, got null")
     if not isinstance(guests, list):
-        raise RecordError("attendees must be a list")
+        raise RecordError(f"attendees: expected a list, got {type(guests).__name__}")
     attending: list[str] = []
     declined: list[str] = []
     count = invited = 0

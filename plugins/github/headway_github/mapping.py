@@ -65,7 +65,9 @@ class IssueMapper:
             ``explain`` references written for that name keep working, for
             every item alike, until the configured name changes; GitHub's
             current name is kept in the ``repository`` attribute.
-        :raises RecordError: the record lacks what an item needs.
+        :raises RecordError: the record lacks what an item needs, or holds
+            a null or another value where ``labels`` or ``assignees``
+            should be a list.
         :raises KeyError: a required field is missing.
         """
         if not isinstance(raw, Mapping):
@@ -106,7 +108,7 @@ class IssueMapper:
             closed_at=closed,
             occurred_at=merged or closed or updated,
             effort=self._effort(is_pull, state),
-            labels=_labels(raw.get("labels")),
+            labels=_labels(_listed(raw, "labels")),
             attributes=self._attributes(raw, current, pull, merged),
         )
 
@@ -133,7 +135,7 @@ class IssueMapper:
 
     def _people(self, raw: Mapping[str, Any]) -> tuple[str, ...]:
         logins: list[str] = []
-        for user in (raw.get("user"), *(raw.get("assignees") or ())):
+        for user in (raw.get("user"), *_listed(raw, "assignees")):
             login = user.get("login") if isinstance(user, Mapping) else None
             if isinstance(login, str) and login and login not in logins:
                 logins.append(login)
@@ -201,11 +203,26 @@ def repository_of(raw: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _labels(labels: Any) -> tuple[str, ...]:
-    if not labels:
-        return ()
-    if not isinstance(labels, list):
-        raise RecordError(f"labels must be a list, got {type(labels).__name__}")
+def _listed(raw: Mapping[str, Any], name: str) -> list[Any]:
+    """The list a field holds; empty when the record leaves it out.
+
+    GitHub sends ``labels`` and ``assignees`` on every issue and pull
+    request, as lists (empty for none), so a null there, or any value but a
+    list, is a malformed record rather than "none".
+
+    :raises RecordError: the field is there but not a list.
+    """
+    if name not in raw:
+        return []
+    value = raw[name]
+    if value is None:
+        raise RecordError(f"{name}: expected a list, got null")
+    if not isinstance(value, list):
+        raise RecordError(f"{name}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _labels(labels: list[Any]) -> tuple[str, ...]:
     names = []
     for label in labels:
         # The API gives label objects; a few older answers give bare names.

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from headway_sdk import WorkItem, parse_timestamp
+from headway_sdk import RecordError, WorkItem, parse_timestamp
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -48,6 +48,25 @@ def jira_time(value: Any) -> datetime | None:
     if parsed.tzinfo is None:
         return parse_timestamp(value)
     return parsed
+
+
+def listed(fields: Mapping[str, Any], name: str) -> list[Any]:
+    """The list a field of an issue holds; empty when the field is absent.
+
+    Jira sends ``labels`` and ``components`` as lists, empty for none,
+    whenever they are asked for, so a null (or any value but a list) is a
+    malformed issue, not "none".
+
+    :raises RecordError: the field is there but not a list.
+    """
+    if name not in fields:
+        return []
+    value = fields[name]
+    if value is None:
+        raise RecordError(f"{name}: expected a list, got null")
+    if not isinstance(value, list):
+        raise RecordError(f"{name}: expected a list, got {type(value).__name__}")
+    return value
 
 
 @attrs.frozen
@@ -122,6 +141,8 @@ class IssueMapper:
         """The work item of one issue.
 
         :raises KeyError: the issue lacks ``id``, ``key`` or ``fields``.
+        :raises RecordError: ``labels`` or ``components`` is null or not a
+            list.
         :raises ValueError: a date that cannot be read.
         """
         fields = raw["fields"]
@@ -175,7 +196,8 @@ class IssueMapper:
             attributes["priority"] = priority.get("name")
         if resolution:
             attributes["resolution"] = resolution
-        components = get("components")
+        labels = listed(fields, "labels")
+        components = listed(fields, "components")
         if components:
             attributes["components"] = [c.get("name") for c in components]
 
@@ -224,7 +246,7 @@ class IssueMapper:
             occurred_at=closed or updated,
             effort=effort,
             points=points,
-            labels=get("labels") or [],
+            labels=labels,
             parent=parent,
             attributes=attributes,
         )

@@ -11,6 +11,7 @@ import pytest
 from headway.config import parse_config
 from headway.connectors import State
 from headway_gcal._events import (
+    Attendance,
     TeamResolver,
     attendance,
     event_item,
@@ -171,14 +172,22 @@ def test_attendance_leaves_out_rooms_and_counts_extra_guests() -> None:
     assert guests.invited == 7
 
 
+def test_an_event_without_attendees_has_no_guests() -> None:
+    # Google leaves `attendees` out of an event without guests (a null is
+    # refused above); an empty list says the same.
+    for event in ({}, {"attendees": []}):
+        assert attendance(event) == Attendance((), (), 0, 0)
+
+
 @pytest.mark.parametrize(
     ("attendees", "words"),
     [
-        ("all", "must be a list"),
+        ("all", "attendees: expected a list, got str"),
+        (None, "^attendees: expected a list, got null$"),
         (["alice@acme.com"], "must be an object"),
         ([{"email": "a@b.c", "additionalGuests": -1}], "must be a count"),
     ],
-    ids=["text", "strings", "negative-guests"],
+    ids=["text", "null", "strings", "negative-guests"],
 )
 def test_malformed_attendees_are_refused(attendees: Any, words: str) -> None:
     with pytest.raises(RecordError, match=words):

@@ -652,7 +652,15 @@ def test_a_calendar_without_access_is_named_and_the_others_sync(
                 "end": {"dateTime": "2026-10-06T11:00:00Z"},
                 "attendees": "everyone",
             },
-            "attendees must be a list",
+            "attendees: expected a list, got str",
+        ),
+        (
+            {
+                "start": {"dateTime": "2026-10-06T10:00:00Z"},
+                "end": {"dateTime": "2026-10-06T11:00:00Z"},
+                "attendees": None,
+            },
+            "attendees: expected a list, got null",
         ),
         (
             {
@@ -672,7 +680,7 @@ def test_a_calendar_without_access_is_named_and_the_others_sync(
             "unknown time zone",
         ),
     ],
-    ids=["no-start", "backwards", "attendees", "date-format", "zone"],
+    ids=["no-start", "backwards", "attendees", "null-attendees", "date-format", "zone"],
 )
 def test_a_bad_event_is_set_aside_and_the_rest_stored(
     calendar: FakeCalendar,
@@ -700,7 +708,7 @@ def test_a_bad_event_is_set_aside_and_the_rest_stored(
     assert "broken1" in raw
 
 
-def test_null_attendees_and_a_missing_title_are_not_errors(
+def test_absent_attendees_and_a_missing_title_are_not_errors(
     calendar: FakeCalendar, sync: Sync, items: Any
 ) -> None:
     calendar.put_raw(
@@ -711,7 +719,6 @@ def test_null_attendees_and_a_missing_title_are_not_errors(
             "status": "tentative",
             "start": {"dateTime": "2026-10-06T10:00:00Z"},
             "end": {"dateTime": "2026-10-06T10:30:00Z"},
-            "attendees": None,
         },
     )
 

@@ -188,7 +188,7 @@ def test_an_unknown_field_is_kept_plain_among_attributes_else_apart() -> None:
         ({"number": "7"}, "number must be an integer, got '7'"),
         ({"title": None}, "title must be text, got NoneType"),
         ({"updated_at": ""}, "updated_at is empty"),
-        ({"labels": "bug"}, "labels must be a list, got str"),
+        ({"labels": "bug"}, "labels: expected a list, got str"),
     ],
     ids=["state", "number", "title", "updated_at", "labels"],
 )
@@ -197,6 +197,22 @@ def test_a_malformed_record_is_refused_with_its_reason(
 ) -> None:
     with pytest.raises(RecordError, match=reason.replace("(", r"\(")):
         mapper().item({**raw(), **change}, "acme/web")
+
+
+@pytest.mark.parametrize("field", ["labels", "assignees"])
+def test_a_null_list_is_a_bad_record_but_an_absent_one_is_none(field: str) -> None:
+    # GitHub sends both on every issue and pull request, [] for none.
+    record = raw(author="alice", assignees=["bob"], labels=["bug"])
+    with pytest.raises(RecordError, match=f"^{field}: expected a list, got null$"):
+        mapper().item({**record, field: None}, "acme/web")
+
+    absent = {k: v for k, v in record.items() if k != field}
+    for kept in (absent, {**record, field: []}):
+        item = mapper().item(kept, "acme/web")
+        if field == "labels":
+            assert (item.labels, item.people) == ((), ("github:alice", "github:bob"))
+        else:
+            assert (item.labels, item.people) == (("bug",), ("github:alice",))
 
 
 def test_a_missing_required_field_is_a_key_error() -> None:

@@ -12,7 +12,7 @@ import pytest
 from headway.store import item_row
 from headway_jira import IssueMapper, jira_time
 from headway_jira.mapping import LEFT_OUT
-from headway_sdk import WorkItem
+from headway_sdk import RecordError, WorkItem
 
 from .fakejira import FIXTURES, RECORDED, STATUSES
 
@@ -297,6 +297,25 @@ def test_work_started_at_the_first_move_into_an_in_progress_status() -> None:
     assert "started_at" not in todo.attributes
     never = mapper().map(done() | {"changelog": {"histories": []}})
     assert "started_at" not in never.attributes
+
+
+@pytest.mark.parametrize("field", ["labels", "components"])
+def test_a_null_list_field_is_a_bad_issue_but_an_absent_one_is_none(
+    field: str,
+) -> None:
+    # Jira sends both as lists (empty for none) whenever they are asked for.
+    with pytest.raises(RecordError, match=f"^{field}: expected a list, got null$"):
+        mapper().map(recorded(**{field: None}))
+    with pytest.raises(RecordError, match=f"^{field}: expected a list, got str$"):
+        mapper().map(recorded(**{field: "test"}))
+
+    absent = recorded()
+    del absent["fields"][field]
+    empty = recorded(**{field: []})
+    for raw in (absent, empty):
+        item = mapper().map(raw)
+        assert item.labels == ([] if field == "labels" else ["test"])
+        assert ("components" in item.attributes) is (field == "labels")
 
 
 @pytest.mark.parametrize(
