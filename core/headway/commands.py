@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,6 +32,7 @@ from .cli import (
 )
 from .config import Config, load_config
 from .errors import HeadwayError
+from .model import Period
 from .report import write_report
 from .rules import explain as explain_item
 from .rules import rule_set
@@ -39,10 +41,43 @@ from .sync import check_sources
 from .workspace import write_demo, write_init
 
 
+class PeriodType(click.ParamType):
+    """A period (``2026-Q4``, ``2026-10``, ``2026``, ``START..END``), checked
+    when the command line is read: a bad one is a usage error (exit 2)."""
+
+    name = "period"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        try:
+            return Period.parse(value).label
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+class MomentType(click.ParamType):
+    """A date (``2026-09-30``) or an ISO 8601 time with a zone, in UTC."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return snapshots.parse_moment(value)
+        except HeadwayError as error:
+            self.fail(str(error), param, ctx)
+
+
+PERIOD = PeriodType()
+MOMENT = MomentType()
+
+
 @click.command()
 @click.argument("folder", default=".", type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite an existing headway.toml.")
-@click.option("--period", help="The scorecard's period (default: this quarter).")
+@click.option(
+    "--period", type=PERIOD, help="The scorecard's period (default: this quarter)."
+)
 def init(folder: str, force: bool, period: str | None) -> None:
     """Write a commented headway.toml with the four perspectives."""
     path = write_init(Path(folder), force=force, period=period)
@@ -284,7 +319,9 @@ def _as_of(value: datetime | None) -> date | None:
 @click.command()
 @click.option("--team", help="Show this team's alignment only.")
 @click.option("--no-save", is_flag=True, help="Score without storing anything.")
-@click.option("--period", help="Score this period instead of [scorecard] period.")
+@click.option(
+    "--period", type=PERIOD, help="Score this period instead of [scorecard] period."
+)
 @click.option(
     "--as-of",
     "as_of",
@@ -414,13 +451,15 @@ def explain(app: App, item: str, as_json: bool) -> None:
 @click.argument("measure")
 @click.argument("value", type=float)
 @click.option(
-    "--at", help="When the value was true: a date or an ISO time (default: now)."
+    "--at",
+    type=MOMENT,
+    help="When the value was true: a date or an ISO time (default: now).",
 )
 @pass_app
-def record(app: App, measure: str, value: float, at: str | None) -> None:
+def record(app: App, measure: str, value: float, at: datetime | None) -> None:
     """Record a value of a measure or key result that has no sql or metric."""
     config = app.config()
-    moment = snapshots.parse_moment(at) if at else None
+    moment = at
     with app.store(config) as store:
         row = snapshots.record_value(store, config.scorecard, measure, value, moment)
     click.echo(f"Recorded {measure} = {value:g} at {row['at']}.")

@@ -216,7 +216,7 @@ def test_score_prints_saves_and_narrows(workspace):
     ("args", "code", "message"),
     [
         (["--team", "nope"], 1, "no team 'nope'"),
-        (["--period", "2026-Q5"], 1, "--period: period '2026-Q5' is not one of"),
+        (["--period", "2026-Q5"], 2, "period '2026-Q5' is not one of"),
         (["--as-of", "30/09/2026"], 2, "does not match the format"),
     ],
     ids=["unknown-team", "bad-period", "bad-as-of"],
@@ -299,8 +299,8 @@ def test_record_keeps_manual_values(workspace):
         (["nope", "1"], 1, "no measure or key result 'nope'"),
         (["P1.done", "1"], 1, "P1.done takes its value from its sql query"),
         (["C1.nps", "lots"], 2, "'lots' is not a valid float"),
-        (["C1.nps", "1", "--at", "yesterday"], 1, "'yesterday' is not a date"),
-        (["C1.nps", "1", "--at", "2026-09-01T10:00"], 1, "has no time zone"),
+        (["C1.nps", "1", "--at", "yesterday"], 2, "'yesterday' is not a date"),
+        (["C1.nps", "1", "--at", "2026-09-01T10:00"], 2, "has no time zone"),
     ],
     ids=["unknown", "computed", "not-a-number", "bad-date", "naive-time"],
 )

@@ -148,6 +148,9 @@ KNOWN_TYPED = {
     ((), "config_path"),
     (("demo",), "seed"),
     (("init",), "folder"),
+    (("init",), "period"),
+    (("score",), "period"),
+    (("record",), "at"),
     (("query",), "database"),
     (("plugin", "new"), "names"),
 }
