@@ -75,6 +75,21 @@ class Ledger:
             self.previous = self.events
             self.events, self._held = {}, Counter()
 
+    def abandon(self) -> None:
+        """End a full listing that stopped before its last page.
+
+        What it listed so far is only part of what the calendar holds, so
+        the events held before and not yet listed again are held once more:
+        until the next listing of the calendar, other calendars' deletions
+        see the calendar still holding its meetings. Nothing when the
+        listing was incremental or complete.
+        """
+        if not self.full or self.complete:
+            return
+        for event, item in self.previous.items():
+            if event not in self.events:
+                self.add(event, item)
+
     def add(self, event_id: str, item_id: str) -> None:
         """Record that the calendar holds ``event_id``, a copy of ``item_id``."""
         old = self.events.get(event_id)

@@ -153,8 +153,22 @@ class Events(HttpStream):
         return Request("GET", events_path(partition), params=params)
 
     def read(self, partition: str, saved: Mapping[str, Any] | None) -> Iterator[Page]:
-        """One calendar's pages; a calendar Google will not show is named."""
+        """One calendar's pages; a calendar Google will not show is named.
+
+        A full listing that fails or stops part way (a relisting after a
+        stale token, say) leaves the calendar's ledger holding what it held
+        before as well as what was listed, so a calendar read later in the
+        run cannot tombstone a meeting this one still holds.
+        """
         self._calendar = partition
+        try:
+            yield from self._listing(partition, saved)
+        finally:
+            self.gcal.holdings.ledger(partition).abandon()
+
+    def _listing(
+        self, partition: str, saved: Mapping[str, Any] | None
+    ) -> Iterator[Page]:
         try:
             yield from super().read(partition, saved)
         except NotFoundError as error:

@@ -17,6 +17,7 @@ from headway.measures import MeasureContext
 from headway.model import format_utc
 
 from ._events import MEETING
+from ._ledger import STREAM
 
 PLUGIN = "gcal"
 
@@ -46,7 +47,16 @@ def _rows(context: MeasureContext, sql: str, args: Sequence[Any]) -> list[Any]:
 
 def _people(context: MeasureContext, sources: list[str]) -> list[str]:
     """The people to average over: ``params.people``, else the sources'
-    synced calendars that are a person's (an e-mail address)."""
+    synced calendars that are a person's (an e-mail address).
+
+    A synced calendar is one whose sync state the source's latest run that
+    ended ``ok`` wrote, or a run after it did. Such a run read every
+    configured calendar to its last page, and the last page always saves the
+    calendar's state (its token and ledger, even with nothing changed), so
+    the state rows of calendars since removed from ``calendars`` are older
+    and left out, while a calendar that only failed in a later run is not.
+    Without an ``ok`` run every calendar with a state counts.
+    """
     chosen = context.params.get("people")
     if isinstance(chosen, str):
         chosen = [chosen]
@@ -54,9 +64,11 @@ def _people(context: MeasureContext, sources: list[str]) -> list[str]:
         return sorted({str(person).lower() for person in chosen})
     rows = _rows(
         context,
-        f"SELECT DISTINCT lower(partition) FROM sync_state WHERE stream = 'events' "
-        f"AND source IN ({_in(sources)})",
-        sources,
+        "SELECT DISTINCT lower(s.partition) FROM sync_state s "
+        f"WHERE s.stream = ? AND s.source IN ({_in(sources)}) "
+        "AND coalesce(s.run_id, 0) >= coalesce((SELECT max(r.id) FROM runs r "
+        "WHERE r.source = s.source AND r.status = 'ok'), 0)",
+        [STREAM, *sources],
     )
     return sorted(
         calendar

@@ -26,7 +26,7 @@ from headway_gcal import (
     recurring_meeting_share,
 )
 from tests.plugins.gcal.conftest import Sync, gcal_plugins
-from tests.plugins.gcal.fake_gcal import ALICE, FakeCalendar
+from tests.plugins.gcal.fake_gcal import ALICE, BOB, FakeCalendar
 
 TWO_WEEKS = Period.parse("2026-10-01..2026-10-14")
 AFTER = datetime(2026, 10, 20, tzinfo=UTC)
@@ -76,6 +76,42 @@ def test_only_meetings_already_held_count(measure: Any) -> None:
 
     assert measure(meeting_hours_per_person_week, now=now) == pytest.approx(
         3.75 / 3 / (5 / 7)
+    )
+
+
+def test_a_calendar_removed_from_the_config_is_no_longer_averaged_over(
+    measure: Any, sync: Sync
+) -> None:
+    # Carol's calendar is dropped; Alice's and Bob's have nothing new, yet
+    # their sync state is written again, so they still count.
+    assert sync(calendars=[ALICE, BOB]).status == "ok"
+
+    assert measure(meeting_hours_per_person_week) == pytest.approx(
+        (2.75 + 4.75) / 2 / 2
+    )
+
+
+def test_a_calendar_that_failed_in_the_last_sync_is_still_averaged_over(
+    measure: Any, calendar: FakeCalendar, sync: Sync
+) -> None:
+    # Bob's calendar answers 404 in the latest sync, but is still configured.
+    calendar.hidden.add(BOB)
+    assert sync().status == "failed"
+
+    assert measure(meeting_hours_per_person_week) == pytest.approx(9.25 / 3 / 2)
+
+
+def test_the_calendars_of_the_latest_sync_that_ended_ok_count(
+    measure: Any, calendar: FakeCalendar, sync: Sync
+) -> None:
+    # Carol is dropped (ok), then a sync that fails on Bob's calendar: the
+    # people are Alice and Bob, as configured since.
+    assert sync(calendars=[ALICE, BOB]).status == "ok"
+    calendar.hidden.add(BOB)
+    assert sync(calendars=[ALICE, BOB]).status == "failed"
+
+    assert measure(meeting_hours_per_person_week) == pytest.approx(
+        (2.75 + 4.75) / 2 / 2
     )
 
 

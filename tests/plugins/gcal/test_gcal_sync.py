@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from tests.plugins.gcal.fake_gcal import (
     ALICE,
     API,
     BAD_REFRESH_TOKEN,
+    BERLIN,
     BOB,
     CAROL,
     CLIENT_ID,
@@ -33,6 +34,7 @@ from tests.plugins.gcal.fake_gcal import (
     REFRESH_TOKEN,
     TOKEN_PATH,
     FakeCalendar,
+    Meeting,
     google_error,
     issued_token,
 )
@@ -417,6 +419,63 @@ def test_an_interrupted_resync_still_tombstones_what_vanished_when_resumed(
 
     assert resumed.status == "ok", resumed.error
     assert SOLO in items(deleted=True)
+
+
+def test_a_failed_resync_does_not_let_a_later_calendar_tombstone_what_it_holds(
+    calendar: FakeCalendar, sync: Sync, fake_api: FakeApi, items: Any
+) -> None:
+    # Carol's meeting with Bob, late in the week: the last event Bob lists.
+    start = datetime(2026, 10, 13, 17, 0, tzinfo=BERLIN)
+    calendar.add(
+        Meeting(
+            "late1carol",
+            "Carol / Bob",
+            start,
+            start + timedelta(hours=1),
+            CAROL,
+            {CAROL: "accepted", BOB: "accepted"},
+        )
+    )
+    sync()
+    # Bob's token is stale, and his relisting fails after its first page,
+    # which does not list the meeting; Carol has deleted her copy, which her
+    # calendar, read next, reports. Bob still holds the meeting.
+    calendar.drop_copy(CAROL, "late1carol")
+
+    def stale_then_failing(request: Any) -> Any:
+        if "syncToken" in request.query:
+            return google_error(
+                410, "fullSyncRequired", "Sync token is no longer valid."
+            )
+        if "pageToken" in request.query:
+            return google_error(400, "invalid", "Invalid page token")
+        return calendar.events(request)
+
+    fake_api.inject(
+        method="GET",
+        path=f"{API}/calendars/{BOB}/events",
+        handler=stale_then_failing,
+        times=10,
+    )
+
+    broken = sync()
+
+    assert broken.status == "failed"
+    assert f"events {BOB}" in broken.error
+    (cancelled,) = [
+        r for r in events_requests(fake_api, CAROL) if "syncToken" in r.query
+    ]
+    assert "late1carol" in cancelled.response.payload()[0].decode()
+    assert "late1carol@google.com" in items()
+    assert broken.tombstones == 0
+    fake_api.clear()
+    calendar.serve(fake_api)
+
+    resumed = sync()
+
+    assert resumed.status == "ok", resumed.error
+    assert resumed.tombstones == 0
+    assert "late1carol@google.com" in items()
 
 
 def test_a_full_sync_sweeps_what_no_calendar_lists(
