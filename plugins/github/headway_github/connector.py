@@ -15,6 +15,10 @@ before the quota runs out; a primary limit (403 or 429 with nothing
 remaining) waits for the reset, or ends the run ``partial`` past
 ``max_wait``; a secondary limit waits ``retry-after``, or a minute and more
 with backoff.
+
+Failures: a repository that cannot be read (a 401, a 404, a server error or
+network fault past the retries) fails alone and the others are read; two in
+a row refused the token, or with no usable answer, stop the source.
 """
 
 from __future__ import annotations
@@ -66,6 +70,13 @@ from .mapping import IssueMapper
 API_VERSION = "2022-11-28"
 #: The least wait after a secondary rate limit that names no wait.
 SECONDARY_LIMIT_WAIT = 60.0
+#: Repositories in a row that fail for a cause every other one would meet
+#: too (a refused token; GitHub, or the way to it, down) before the source
+#: stops trying the rest.
+STOP_AFTER = 2
+
+#: Why one repository could not be read.
+Failure = HttpError | PaginationError | RetriesExhaustedError
 
 
 def _secondary_limit(exchange: Exchange) -> bool:
@@ -457,6 +468,12 @@ class GitHubConnector(Connector[GitHubConfig]):
     def read(self, state: State) -> Iterator[Page]:
         """Every repository's pages; one that fails does not stop the others.
 
+        A repository fails alone: a 404, a 401, a server error or network
+        fault that outlasts the retries. What it stored before stays, with
+        its state, and the next sync reads it again from there. Only a cause
+        every repository would meet stops the source early: :data:`STOP_AFTER`
+        repositories in a row refused the token, or got no usable answer.
+
         :raises FatalError: some repositories could not be read (each named,
             with what to do); the others were stored.
         :raises StopSource: a rate-limit wait over ``max_wait``, the quota at
@@ -464,48 +481,66 @@ class GitHubConnector(Connector[GitHubConfig]):
             sync; the next sync resumes.
         """
         stream = self.issues
-        failures: list[tuple[str, HttpError | PaginationError]] = []
+        failures: list[tuple[str, Failure]] = []
+        streak: list[str] = []
         try:
             repositories = self.repositories()
         except RetriesExhaustedError as error:
+            if not _rate_limited(error):
+                raise
             raise self._throttled(f"organisation {self.config.org!r}", error) from None
-        for repo in repositories:
+        for position, repo in enumerate(repositories):
             if self.context.stop.is_set():
                 return
             try:
                 yield from stream.read(repo, state.get(stream.name, repo))
             except RetriesExhaustedError as error:
-                raise self._throttled(repo, error) from None
+                if _rate_limited(error):
+                    raise self._throttled(repo, error) from None
+                failure: Failure = error
             except GoneError as error:
-                if "disabled" not in (error.detail or "").lower():
-                    self.log.error("%s", _explain(repo, error))
-                    failures.append((repo, error))
+                if "disabled" in (error.detail or "").lower():
+                    self._note_issues_off(repo)
+                    streak.clear()
                     continue
-                message = (
-                    f"{repo} has issues turned off, so GitHub lists none of its "
-                    "pull requests through /issues; nothing was read from it"
-                )
-                self.log.warning("%s", message)
-                self.context.stats.note(message)
+                failure = error
             except (HttpError, PaginationError) as error:
-                self.log.error("%s", _explain(repo, error))
-                failures.append((repo, error))
+                failure = error
+            else:
+                streak.clear()
+                continue
+            self.log.error("%s", _explain(repo, failure))
+            failures.append((repo, failure))
+            cause = _shared_cause(failure)
+            if cause is None or (streak and streak[-1] != cause):
+                streak.clear()
+            if cause is not None:
+                streak.append(cause)
+            untried = len(repositories) - position - 1
+            if len(streak) >= STOP_AFTER and untried:
+                summary = _summary(
+                    failures, len(repositories), stopped=cause, untried=untried
+                )
+                raise FatalError(redact(summary), source=self.context.name)
         if failures:
             raise FatalError(
                 redact(_summary(failures, len(repositories))), source=self.context.name
             )
 
+    def _note_issues_off(self, repo: str) -> None:
+        message = (
+            f"{repo} has issues turned off, so GitHub lists none of its "
+            "pull requests through /issues; nothing was read from it"
+        )
+        self.log.warning("%s", message)
+        self.context.stats.note(message)
+
     def _throttled(self, where: str, error: RetriesExhaustedError) -> StopSource:
         """A rate limit that outlasted every retry: stop, ``partial``.
 
         Throttled is not broken: what was read is kept and the next sync
-        resumes. Any other exhausted retry (a server that stays down) is
-        raised as it is.
-
-        :raises RetriesExhaustedError: ``error``, when it is no rate limit.
+        resumes.
         """
-        if error.status not in (403, 429):
-            raise error
         return StopSource(
             f"{where}: GitHub's rate limit ({error.reason}) did not lift after "
             f"{error.attempts} attempts; what was read is kept and the next sync "
@@ -550,7 +585,30 @@ def _body_list(response: HttpResponse) -> list[Any]:
     return data if isinstance(data, list) else []
 
 
-def _explain(repo: str, error: HttpError | PaginationError) -> str:
+def _rate_limited(error: RetriesExhaustedError) -> bool:
+    """Whether retries ran out on a rate limit (a 403 or 429), not a fault."""
+    return error.status in (403, 429)
+
+
+def _shared_cause(error: Failure) -> str | None:
+    """What the failure says about every other repository, if anything.
+
+    ``"token"``: GitHub refused the token (401), as it will for each one.
+    ``"down"``: no usable answer, even after the retries (a 5xx, a network
+    fault, a refused connection, an HTML page); the next one likely fares
+    the same. ``None``: this repository's own trouble (404, 403, ...).
+    """
+    status = getattr(error, "status", None)
+    if status == 401:
+        return "token"
+    if isinstance(error, RetriesExhaustedError):
+        return "down"
+    if isinstance(error, HttpError) and (status is None or status >= 500):
+        return "down"
+    return None
+
+
+def _explain(repo: str, error: Failure) -> str:
     """A repository's failure, with what to do about it."""
     status = getattr(error, "status", None)
     detail = getattr(error, "detail", None)
@@ -579,17 +637,47 @@ def _explain(repo: str, error: HttpError | PaginationError) -> str:
 
 
 def _summary(
-    failures: Sequence[tuple[str, HttpError | PaginationError]], total: int
+    failures: Sequence[tuple[str, Failure]],
+    total: int,
+    *,
+    stopped: str | None = None,
+    untried: int = 0,
 ) -> str:
-    statuses = {getattr(error, "status", None) for _, error in failures}
-    if len(failures) == total and statuses == {401}:
-        detail = getattr(failures[0][1], "detail", None)
-        return (
-            f"GitHub refused the token for every repository (HTTP 401"
+    """The run's error: each repository that could not be read, and why.
+
+    :param stopped: the shared cause (:func:`_shared_cause`) that stopped
+        the source with ``untried`` repositories left.
+    """
+    refused = [error for _, error in failures if error.status == 401]
+    if stopped == "token" or len(refused) == len(failures) == total:
+        detail = getattr(refused[-1], "detail", None)
+        scope = f"{STOP_AFTER} repositories in a row" if stopped else "every repository"
+        parts = [
+            f"GitHub refused the token for {scope} (HTTP 401"
             f"{': ' + detail if detail else ''}); it is wrong, expired or revoked: "
             "make a new one and put it in the variable the token setting names"
+        ]
+        listed = [(repo, error) for repo, error in failures if error.status != 401]
+        count = f"also, {len(listed)} could not be read"
+    else:
+        parts = []
+        listed = list(failures)
+        count = f"{len(listed)} of {total} repositories could not be read"
+    if stopped == "down":
+        parts.append(
+            f"GitHub seems down or out of reach: {STOP_AFTER} repositories in a row "
+            "got no usable answer (server errors or network faults that outlasted "
+            "the retries, or no connection at all)"
         )
-    return (
-        f"{len(failures)} of {total} repositories could not be read (the others "
-        "were stored): " + "; ".join(_explain(repo, error) for repo, error in failures)
-    )
+    if stopped:
+        parts.append(
+            f"this source stopped, and the other {untried} of {total} repositories "
+            "were not tried (the next sync tries them again)"
+        )
+    if listed:
+        stored = "" if stopped else " (the others were stored)"
+        parts.append(
+            f"{count}{stored}: "
+            + "; ".join(_explain(repo, error) for repo, error in listed)
+        )
+    return "; ".join(parts)

@@ -240,6 +240,35 @@ def test_a_refused_token_is_one_clear_message(
     assert "ghp_wrong0000" not in (result.error or "")
 
 
+def test_a_refused_token_stops_after_two_repositories(
+    github: FakeGitHub,
+    sync: Sync,
+    fake_api: FakeApi,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names = [f"acme/repo-{index:03}" for index in range(200)]
+    for name in names[:3]:
+        fill(github, github.add_repo(name), 2, every=timedelta(hours=1))
+    monkeypatch.setattr("tests.plugins.github.conftest.GOOD_TOKEN", "ghp_wrong0000")
+
+    result = sync(repos=names)
+
+    assert result.status == "failed"
+    error = result.error or ""
+    assert error.startswith(
+        "GitHub refused the token for 2 repositories in a row (HTTP 401: Bad "
+        "credentials); it is wrong, expired or revoked: make a new one"
+    )
+    assert "the other 198 of 200 repositories were not tried" in error
+    assert [r.path for r in fake_api.requests] == [
+        "/repos/acme/repo-000/issues",
+        "/repos/acme/repo-001/issues",
+    ]
+    assert "ghp_wrong0000" not in error
+    assert stored_items(tmp_path / "headway.db") == []
+
+
 def test_a_repository_with_issues_turned_off_is_noted_not_failed(
     github: FakeGitHub, sync: Sync, tmp_path: Path
 ) -> None:
