@@ -77,7 +77,7 @@ from .pagination import (
     PageResult,
     Paginator,
 )
-from .parsing import dig, format_timestamp, parse_timestamp, start_of
+from .parsing import dig, format_timestamp, list_field, parse_timestamp, start_of
 from .ratelimit import (
     Quota,
     RateBudget,
@@ -161,6 +161,7 @@ __all__ = [
     "hookimpl",
     "http_url",
     "is_loopback",
+    "list_field",
     "option",
     "parse_options",
     "parse_timestamp",

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
+from .errors import RecordError
+
 _MISSING = object()
 
 # Epoch numbers above this are milliseconds (it is 2286-11-20 in seconds).
@@ -139,3 +141,21 @@ def dig(data: Any, path: str | Sequence[str | int], default: Any = None) -> Any:
         if current is _MISSING or current is None:
             return default
     return current
+
+
+def list_field(record: Mapping[str, Any], name: str) -> list[Any]:
+    """The list a record's field holds; empty when the record leaves it out.
+
+    For fields a service always sends as a list (empty for none) when it
+    sends them at all: there a null, or any value but a list, is a malformed
+    record, not "none", and the record is set aside with the field named.
+
+    :raises RecordError: the field is there but not a list.
+    """
+    if name not in record:
+        return []
+    value = record[name]
+    if not isinstance(value, list):
+        got = "null" if value is None else type(value).__name__
+        raise RecordError(f"{name}: expected a list, got {got}")
+    return value

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from headway_sdk import dig, format_timestamp, parse_timestamp, start_of
+from headway_sdk import (
+    RecordError,
+    dig,
+    format_timestamp,
+    list_field,
+    parse_timestamp,
+    start_of,
+)
 
 # The recorded Jira issue the Jira connector tests ship (see its README there).
 FIXTURES = Path(__file__).resolve().parents[1] / "plugins"
@@ -126,3 +133,22 @@ def test_dig(path, expected):
     }
     assert dig(issue, path) == expected
     assert dig(issue, "fields.missing", default=0) == 0
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [({}, []), ({"labels": []}, []), ({"labels": ["a", 1]}, ["a", 1])],
+    ids=["absent", "empty", "items"],
+)
+def test_a_list_field_absent_means_none(record, expected):
+    assert list_field(record, "labels") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [(None, "got null"), ("ci", "got str"), ({"a": 1}, "got dict")],
+    ids=["null", "text", "object"],
+)
+def test_a_list_field_holding_anything_but_a_list_is_a_bad_record(value, words):
+    with pytest.raises(RecordError, match=f"labels: expected a list, {words}"):
+        list_field({"labels": value}, "labels")

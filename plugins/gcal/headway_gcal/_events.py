@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from headway.model import Scorecard, format_utc
-from headway_sdk import RecordError, WorkItem, parse_timestamp
+from headway_sdk import RecordError, WorkItem, list_field, parse_timestamp
 
 #: The kind of an event whose ``eventType`` says it is not a meeting.
 EVENT_KINDS = {
@@ -223,11 +223,7 @@ def attendance(raw: Mapping[str, Any]) -> Attendance:
 
     :raises RecordError: ``attendees`` is null or not a list of objects.
     """
-    guests = raw.get("attendees", [])
-    if guests is None:
-        raise RecordError("attendees: expected a list, got null")
-    if not isinstance(guests, list):
-        raise RecordError(f"attendees: expected a list, got {type(guests).__name__}")
+    guests = list_field(raw, "attendees")
     attending: list[str] = []
     declined: list[str] = []
     count = invited = 0

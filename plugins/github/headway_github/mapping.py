@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from headway_sdk import RecordError, WorkItem, parse_timestamp
+from headway_sdk import RecordError, WorkItem, list_field, parse_timestamp
 
 from .config import GitHubConfig, lowered
 
@@ -108,7 +108,7 @@ class IssueMapper:
             closed_at=closed,
             occurred_at=merged or closed or updated,
             effort=self._effort(is_pull, state),
-            labels=_labels(_listed(raw, "labels")),
+            labels=_labels(list_field(raw, "labels")),
             attributes=self._attributes(raw, current, pull, merged),
         )
 
@@ -135,7 +135,7 @@ class IssueMapper:
 
     def _people(self, raw: Mapping[str, Any]) -> tuple[str, ...]:
         logins: list[str] = []
-        for user in (raw.get("user"), *_listed(raw, "assignees")):
+        for user in (raw.get("user"), *list_field(raw, "assignees")):
             login = user.get("login") if isinstance(user, Mapping) else None
             if isinstance(login, str) and login and login not in logins:
                 logins.append(login)
@@ -201,25 +201,6 @@ def repository_of(raw: Mapping[str, Any]) -> str | None:
         if len(parts) >= 4 and parts[2] in ("issues", "pull"):
             return f"{parts[0]}/{parts[1]}"
     return None
-
-
-def _listed(raw: Mapping[str, Any], name: str) -> list[Any]:
-    """The list a field holds; empty when the record leaves it out.
-
-    GitHub sends ``labels`` and ``assignees`` on every issue and pull
-    request, as lists (empty for none), so a null there, or any value but a
-    list, is a malformed record rather than "none".
-
-    :raises RecordError: the field is there but not a list.
-    """
-    if name not in raw:
-        return []
-    value = raw[name]
-    if value is None:
-        raise RecordError(f"{name}: expected a list, got null")
-    if not isinstance(value, list):
-        raise RecordError(f"{name}: expected a list, got {type(value).__name__}")
-    return value
 
 
 def _labels(labels: list[Any]) -> tuple[str, ...]:

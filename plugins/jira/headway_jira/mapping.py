@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from headway_sdk import RecordError, WorkItem, parse_timestamp
+from headway_sdk import WorkItem, list_field, parse_timestamp
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -48,25 +48,6 @@ def jira_time(value: Any) -> datetime | None:
     if parsed.tzinfo is None:
         return parse_timestamp(value)
     return parsed
-
-
-def listed(fields: Mapping[str, Any], name: str) -> list[Any]:
-    """The list a field of an issue holds; empty when the field is absent.
-
-    Jira sends ``labels`` and ``components`` as lists, empty for none,
-    whenever they are asked for, so a null (or any value but a list) is a
-    malformed issue, not "none".
-
-    :raises RecordError: the field is there but not a list.
-    """
-    if name not in fields:
-        return []
-    value = fields[name]
-    if value is None:
-        raise RecordError(f"{name}: expected a list, got null")
-    if not isinstance(value, list):
-        raise RecordError(f"{name}: expected a list, got {type(value).__name__}")
-    return value
 
 
 @attrs.frozen
@@ -196,8 +177,8 @@ class IssueMapper:
             attributes["priority"] = priority.get("name")
         if resolution:
             attributes["resolution"] = resolution
-        labels = listed(fields, "labels")
-        components = listed(fields, "components")
+        labels = list_field(fields, "labels")
+        components = list_field(fields, "components")
         if components:
             attributes["components"] = [c.get("name") for c in components]
 
