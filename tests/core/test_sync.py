@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
+from headway import hookimpl
 from headway.config import load_config
+from headway.connectors import Page
 from headway.store import Store
 from headway.sync import Progress, run_sync
+
+from .fakeplugin import make_items
 
 CONFIG = """
 [scorecard]
@@ -235,3 +240,61 @@ def test_full_sync_ignores_saved_state(write_config, plugins, scripted):
     assert {r.source: r.items for r in full.results} == {"alpha": 20, "beta": 25}
     # Nothing changed, so nothing was rewritten.
     assert {r.source: r.changed for r in full.results} == {"alpha": 0, "beta": 0}
+
+
+class Rendezvous:
+    """A plugin whose sources wait for each other inside ``read``: they can
+    only finish if they run at the same time."""
+
+    def __init__(self, parties: int) -> None:
+        self.barrier = threading.Barrier(parties, timeout=10)
+        self.readers: set[str] = set()
+        self.writers: set[str] = set()
+
+    @hookimpl
+    def register_connectors(self, register) -> None:
+        register("rendezvous", self.build)
+
+    def build(self, context):
+        plugin = self
+
+        class Connector:
+            def check(self) -> None:
+                pass
+
+            def read(self, state):
+                plugin.readers.add(threading.current_thread().name)
+                plugin.barrier.wait()
+                yield Page(make_items(3, prefix=context.name), stream="items")
+
+        return Connector()
+
+
+def test_sources_read_at_the_same_time_and_one_thread_writes(write_config, plugins):
+    rendezvous = Rendezvous(parties=3)
+    plugins.register(rendezvous, "rendezvous")
+    path = write_config(
+        '[scorecard]\nname = "T"\nperiod = "2026-Q4"\n'
+        + "".join(f'[sources.{n}]\nplugin = "rendezvous"\n' for n in ("a", "b", "c"))
+    )
+    writes = []
+    original = Store.write_page
+
+    def write_page(self, *args, **kwargs):
+        writes.append(threading.current_thread().name)
+        return original(self, *args, **kwargs)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Store, "write_page", write_page)
+            report = sync(path, plugins)
+    finally:
+        plugins.unregister("rendezvous")
+
+    # Run one after another, the first source would wait for the others in
+    # vain and fail when the barrier times out.
+    assert report.ok, [r.error for r in report.results]
+    assert len(rows(path.parent / "headway.db")) == 9
+    assert len(rendezvous.readers) == 3
+    assert len(writes) == 3 and len(set(writes)) == 1
+    assert not set(writes) & rendezvous.readers
