@@ -222,8 +222,36 @@ def test_demo_builds_a_workspace(run_cli, tmp_path):
     )
     assert sum(kinds.values()) >= 5000
     assert {"issue", "pull_request", "meeting", "opportunity"} <= set(kinds)
+    config = load_config(tmp_path / "demo" / "headway.toml")
+    card = config.scorecard
+    assert len(card.teams) == 4
+    assert len(card.objectives) >= 10 and len(card.rules) >= 25
+    assert {o.perspective for o in card.objectives} == {
+        "financial",
+        "customer",
+        "process",
+        "learning",
+    }
+    assert conn.execute(
+        "select count(*) from items where parent is not null"
+    ).fetchone()[0]
+    first = conn.execute(ITEM_COLUMNS).fetchall()
+    conn.close()
+
+    # Same seed, same data: a second demo stores exactly the same items.
     again = run_cli("demo", str(tmp_path / "demo"))
     assert again.exit_code == 0, again.output
+    conn = sqlite3.connect(tmp_path / "demo" / "headway.db")
+    assert conn.execute(ITEM_COLUMNS).fetchall() == first
+    conn.close()
+
+
+# Everything an item is, but when and by which run it was stored.
+ITEM_COLUMNS = (
+    "select source, id, key, kind, title, url, project, team, people, status, "
+    "state, created_at, updated_at, closed_at, occurred_at, effort, points, "
+    "value, labels, parent, attributes from items order by source, id"
+)
 
 
 def test_sync_check_tests_credentials_without_storing(run_cli, write_config, scripted):
