@@ -25,11 +25,11 @@ import click
 from . import __version__
 from ._output import print_json, print_table
 from .config import Config, load_config
-from .errors import HeadwayError, StoreError, UsageError
+from .errors import ConfigError, HeadwayError, StoreError, UsageError
 from .plugins import Plugins, get_plugins
 from .secrets import RedactingFilter, redact
 from .store import Store
-from .sync import LogProgress, Progress, SyncReport, plan_sync
+from .sync import LogProgress, Progress, SyncReport, plan_sync, with_source_problems
 
 DEBUG_ENV = "HEADWAY_DEBUG"
 
@@ -45,15 +45,25 @@ class App:
     verbosity: int = 0
     _config: Config | None = None
 
-    def config(self, *, period: str | None = None) -> Config:
-        """The validated configuration (loaded once per command)."""
+    def config(self, *, period: str | None = None, sources: bool = False) -> Config:
+        """The validated configuration (loaded once per command).
+
+        :param sources: for commands that build connectors (``sync``,
+            ``check``): when the scorecard has problems, validate the source
+            tables too, so every problem is reported at once.
+        """
         if self._config is None or period is not None:
-            self._config = load_config(
-                self.config_path,
-                plugins=self.plugins.connectors().keys(),
-                functions=self.plugins.measures().keys(),
-                period=period,
-            )
+            try:
+                self._config = load_config(
+                    self.config_path,
+                    plugins=self.plugins.connectors().keys(),
+                    functions=self.plugins.measures().keys(),
+                    period=period,
+                )
+            except ConfigError as error:
+                if not sources:
+                    raise
+                raise with_source_problems(error, self.plugins) from None
         return self._config
 
     def use_config(self, config: Config) -> None:

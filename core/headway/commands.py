@@ -208,7 +208,7 @@ def sync(
 
     Name SOURCES to sync only those; by default every enabled source runs.
     """
-    config = app.config()
+    config = app.config(sources=True)
     if check_only:
         outcome = check_sources(config, app.plugins, sources)
         if as_json:
@@ -477,7 +477,7 @@ def record(app: App, measure: str, value: float, at: datetime | None) -> None:
 @pass_app
 def check(app: App, strict: bool, as_json: bool) -> None:
     """Check the scorecard and the data: pass or fail per check, and a verdict."""
-    config = app.config()
+    config = app.config(sources=True)
     results = checks_module.run_checks(config, app.plugins)
     verdict = checks_module.verdict(results)
     if as_json:

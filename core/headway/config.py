@@ -282,7 +282,9 @@ def parse_config(
                 )
 
     if reader.problems:
-        raise ConfigError(reader.problems, file=str(file) if file else None)
+        raise ConfigError(
+            reader.problems, file=str(file) if file else None, sources=sources
+        )
 
     scorecard = Scorecard(
         name=name,

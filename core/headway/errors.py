@@ -8,7 +8,8 @@ traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
 
@@ -40,14 +41,23 @@ class ConfigError(HeadwayError):
 
     :param problems: all problems, so one run of ``headway check`` shows them all.
     :param file: the configuration file they were found in, if any.
+    :param sources: the ``[sources.*]`` tables that could be read, by name
+        (:class:`~headway.config.SourceConfig`), so a caller can validate
+        them too and report their problems with the rest.
     """
 
-    def __init__(self, problems: Iterable[Problem] | str, file: str | None = None):
+    def __init__(
+        self,
+        problems: Iterable[Problem] | str,
+        file: str | None = None,
+        sources: Mapping[str, Any] | None = None,
+    ):
         plain = isinstance(problems, str)
         if isinstance(problems, str):
             problems = [Problem("", problems)]
         self.problems: list[Problem] = list(problems)
         self.file = file
+        self.sources = sources
         super().__init__(self.problems[0].message if plain else self._render())
 
     def _render(self) -> str:

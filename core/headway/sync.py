@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -184,7 +185,7 @@ def select_sources(config: Config, names: Sequence[str] = ()) -> list[SourceConf
 
 
 def build_connectors(
-    config: Config,
+    config: Config | None,
     plugins: Plugins,
     sources: Iterable[SourceConfig],
     *,
@@ -192,14 +193,22 @@ def build_connectors(
     stop: threading.Event | None = None,
     environ: Any = None,
     secrets: bool = True,
+    file: Path | None = None,
 ) -> list[_Built]:
     """Build and validate the connector of each source.
 
+    :param config: the valid configuration the sources belong to; ``None``
+        when the rest of it has problems, to validate the tables anyway (the
+        connectors then get no scorecard).
     :param secrets: read the secrets the tables name (see
         :func:`~headway.config.resolve_options`); without them the connectors
         are built to be validated, not run.
+    :param file: the configuration file, when ``config`` is ``None``.
     :raises ConfigError: every problem of every source, with key paths.
     """
+    if config is not None:
+        file = config.file
+    root = file.parent if file is not None else Path.cwd()
     registry = plugins.connectors()
     stop = stop or threading.Event()
     built, problems = [], []
@@ -220,10 +229,10 @@ def build_connectors(
             name=source.name,
             plugin=source.plugin,
             options=options,
-            scorecard=config.scorecard,
+            scorecard=config.scorecard if config is not None else None,
             full=full,
             stop=stop,
-            root=config.root,
+            root=config.root if config is not None else root,
         )
         try:
             connector = kind.factory(context)
@@ -240,7 +249,7 @@ def build_connectors(
         if not missing:
             built.append(_Built(source, kind, context, connector))
     if problems:
-        raise ConfigError(problems, file=str(config.file) if config.file else None)
+        raise ConfigError(problems, file=str(file) if file else None)
     return built
 
 
@@ -507,6 +516,32 @@ def source_problems(config: Config, plugins: Plugins) -> list[Problem]:
     except ConfigError as error:
         return error.problems
     return []
+
+
+def with_source_problems(error: ConfigError, plugins: Plugins) -> ConfigError:
+    """``error`` with the problems of its enabled sources' tables added.
+
+    A configuration whose scorecard has problems cannot be built, but its
+    source tables can still be validated (without a scorecard, reading no
+    secret), so that every problem is reported at once.
+    """
+    if not error.sources:
+        return error
+    file = Path(error.file) if error.file else None
+    enabled = [s for s in error.sources.values() if s.enabled]
+    try:
+        build_connectors(None, plugins, enabled, secrets=False, file=file)
+    except ConfigError as found:
+        known = {(p.path, p.message) for p in error.problems}
+        extra = [p for p in found.problems if (p.path, p.message) not in known]
+        if extra:
+            return ConfigError(
+                [*error.problems, *extra], file=error.file, sources=error.sources
+            )
+    except PluginError:
+        # A connector that crashes on its table is reported when it runs.
+        pass
+    return error
 
 
 def check_sources(

@@ -431,3 +431,46 @@ def test_headway_debug_0_is_off(run_cli, tmp_path, monkeypatch):
     result = run_cli("sync", env={"HEADWAY_DEBUG": "0"})
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("command", ["sync", "check"])
+def test_sync_and_check_report_scorecard_and_source_problems_at_once(
+    run_cli, write_config, scripted, command
+):
+    path = write_config(
+        """
+        [scorecard]
+        name = "Both"
+        period = "2026-Q5"
+
+        [sources.alpha]
+        plugin = "scripted"
+        count = 2
+        colour = "red"
+
+        [sources.beta]
+        plugin = "scripted"
+        count = 2
+        token = "${NOT_SET_ANYWHERE}"
+        """
+    )
+    result = run_cli("--config", str(path), command)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "scorecard.period" in result.stderr
+    assert "sources.alpha.colour: unknown key" in result.stderr
+    assert "sources.beta.token" in result.stderr and "NOT_SET_ANYWHERE" in result.stderr
+    assert not (path.parent / "headway.db").exists()
+
+
+def test_score_reports_the_scorecard_without_asking_for_source_secrets(
+    run_cli, write_config, scripted
+):
+    path = write_config(
+        '[scorecard]\nname = "S"\nperiod = "2026-Q5"\n'
+        '[sources.beta]\nplugin = "scripted"\ncount = 2\ntoken = "${NOT_SET}"\n'
+    )
+    result = run_cli("--config", str(path), "score")
+    assert result.exit_code == 1, result.output
+    assert "scorecard.period" in result.stderr
+    assert "NOT_SET" not in result.stderr
