@@ -191,6 +191,17 @@ def configure_logging(verbosity: int, names: Sequence[str] = ()) -> Callable[[],
     return restore
 
 
+#: Log records made before the logging was configured (see :func:`main`).
+_EARLY_RECORDS: list[logging.LogRecord] = []
+
+
+class _Keep(logging.Handler):
+    """Keeps records aside, for :func:`main` while plugins load."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _EARLY_RECORDS.append(record)
+
+
 def _nested(name: str, names: Iterable[str]) -> bool:
     return any(name.startswith(other + ".") for other in names if other != name)
 
@@ -285,6 +296,12 @@ def build_cli(plugins: Plugins | None = None) -> click.Group:
         """
         verbosity = -1 if quiet else verbose
         ctx.call_on_close(configure_logging(verbosity, plugin_packages(chosen)))
+        # What loading the plugins said before -q or -v was known.
+        for record in _EARLY_RECORDS:
+            logger = logging.getLogger(record.name)
+            if logger.isEnabledFor(record.levelno):
+                logger.handle(record)
+        _EARLY_RECORDS.clear()
         ctx.obj = App(plugins=chosen, config_path=config_path, verbosity=verbosity)
 
     chosen = plugins or get_plugins()
@@ -302,7 +319,16 @@ def _core_commands() -> list[click.Command]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``headway`` script."""
-    cli = build_cli(get_plugins())
+    # Plugins load before the options are read: keep what they log until
+    # the logging is set up from -v and -q.
+    early = _Keep()
+    logger = logging.getLogger("headway")
+    logger.addHandler(early)
+    try:
+        plugins = get_plugins()
+    finally:
+        logger.removeHandler(early)
+    cli = build_cli(plugins)
     # What starting made (modules, classes, plugins) lives as long as the
     # process. Frozen, the collector stops scanning it over and over during
     # a long sync, where parsing pages of JSON makes it run every few pages.

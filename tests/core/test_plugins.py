@@ -296,3 +296,24 @@ def test_every_hook_is_specified_and_documented():
     for name in hookspecs.HOOK_NAMES:
         spec = getattr(hookspecs, name)
         assert spec.__doc__ and "Return" in spec.__doc__, name
+
+
+@pytest.mark.parametrize(
+    ("flags", "heard"), [([], True), (["-q"], False)], ids=["default", "quiet"]
+)
+def test_what_loading_plugins_says_obeys_quiet_and_is_prefixed(tmp_path, flags, heard):
+    env = {**os.environ, "HEADWAY_LOAD_PLUGINS": "no-such-plugin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "headway", *flags, "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    json.loads(result.stdout)
+    warning = "warning: plugin no-such-plugin is not installed"
+    assert (warning in result.stderr) is heard, result.stderr
+    if not heard:
+        assert result.stderr == ""
