@@ -383,9 +383,6 @@ def print_sync_report(report: SyncReport, as_json: bool) -> None:
         right=columns[2:],
         status_column="status",
     )
-    for row in rows:
-        if row["error"]:
-            click.echo(f"{row['source']}: {row['error']}", err=True)
 
 
 def make_progress(app: App) -> Progress:

@@ -136,7 +136,8 @@ def test_sync_exits_1_when_a_source_fails(run_cli, write_config, scripted):
     )
     result = run_cli("--config", str(path), "sync")
     assert result.exit_code == 1
-    assert "alpha: bad token" in result.stderr
+    assert result.stderr.count("bad token") == 1, result.stderr
+    assert "alpha: failed: bad token" in result.stderr
     assert "beta" in result.stdout and "ok" in result.stdout
 
 
