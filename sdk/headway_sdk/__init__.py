@@ -57,6 +57,7 @@ from .errors import (
     PaginationError,
     RecordError,
     RetriesExhaustedError,
+    keep_earlier_failures,
 )
 from .http import (
     HttpClient,
@@ -161,6 +162,7 @@ __all__ = [
     "hookimpl",
     "http_url",
     "is_loopback",
+    "keep_earlier_failures",
     "list_field",
     "option",
     "parse_options",

@@ -49,7 +49,7 @@ from importlib import metadata
 from typing import Any, ClassVar, Generic, TypeVar
 
 from headway.connectors import DEFAULT_PARTITION, Page, SourceContext, State
-from headway.errors import ConfigError, FatalError, Problem
+from headway.errors import ConfigError, ConnectorError, FatalError, Problem
 from headway.model import Record, Rejected
 from headway.plugins import ENTRY_POINT_GROUP
 from headway.secrets import redact
@@ -58,7 +58,13 @@ from .auth import Auth
 from .classify import Classifier
 from .config import HttpSettings, parse_options
 from .cursors import Cursor, CursorRun, FullRefreshCursor
-from .errors import AuthError, HttpError, PaginationError, RecordError
+from .errors import (
+    AuthError,
+    HttpError,
+    PaginationError,
+    RecordError,
+    keep_earlier_failures,
+)
 from .http import HttpClient, HttpResponse, Request
 from .pagination import LinkHeaderPaginator, PageResult, Paginator
 from .parsing import dig
@@ -195,25 +201,32 @@ class Connector(Generic[ConfigT]):
         """
         failures: list[str] = []
         done = 0
-        for stream in self.streams():
-            for partition in stream.partitions():
-                if self.context.stop.is_set():
-                    return
-                saved = state.get(stream.name, partition)
-                try:
-                    yield from stream.read(partition, saved)
-                except AuthError:
-                    raise
-                except (HttpError, PaginationError) as error:
-                    if isinstance(error, HttpError) and error.status is None:
-                        # No answer at all (a certificate refused, a URL that
-                        # cannot be): no other partition would fare better.
+        try:
+            for stream in self.streams():
+                for partition in stream.partitions():
+                    if self.context.stop.is_set():
+                        return
+                    saved = state.get(stream.name, partition)
+                    try:
+                        yield from stream.read(partition, saved)
+                    except AuthError:
                         raise
-                    label = f"{stream.name} {partition}".strip()
-                    self.log.error("%s: %s", label, error)
-                    failures.append(f"{label}: {error}")
-                    continue
-                done += 1
+                    except (HttpError, PaginationError) as error:
+                        if isinstance(error, HttpError) and error.status is None:
+                            # No answer at all (a certificate refused, a URL
+                            # that cannot be): no other partition would fare
+                            # better.
+                            raise
+                        label = f"{stream.name} {partition}".strip()
+                        self.log.error("%s: %s", label, error)
+                        failures.append(f"{label}: {error}")
+                        continue
+                    done += 1
+        except ConnectorError as error:
+            # What ends the source early (a quota, refused credentials) is the
+            # run's error; the partitions that failed before it stay in it.
+            keep_earlier_failures(error, failures)
+            raise
         if failures:
             raise FatalError(
                 redact(

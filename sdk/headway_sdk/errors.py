@@ -10,7 +10,10 @@ query string, credentials or a secret) and say what to do.
 
 from __future__ import annotations
 
-from headway.errors import FatalError, RetryableError
+from collections.abc import Sequence
+
+from headway.errors import ConnectorError, FatalError, RetryableError
+from headway.secrets import redact
 
 
 class HttpError(FatalError):
@@ -81,3 +84,27 @@ class RecordError(ValueError):
     the page is stored. Other ``ValueError``, ``TypeError`` and ``KeyError``
     raised while parsing are treated the same way.
     """
+
+
+def keep_earlier_failures(
+    error: ConnectorError,
+    failures: Sequence[str],
+    what: str = "stream partition(s)",
+) -> None:
+    """Add the partitions that failed before ``error`` to its message.
+
+    For the error that ends a source early (a quota at its reserve, refused
+    credentials): it becomes the run's error, and the failures before it
+    would otherwise reach only the log.
+
+    :param failures: one text for each, naming it and saying why.
+    :param what: what failed, for the message.
+    """
+    if failures and error.args:
+        error.args = (
+            redact(
+                f"{error.args[0]} (before that, {len(failures)} {what} could not "
+                "be read: " + "; ".join(failures) + ")"
+            ),
+            *error.args[1:],
+        )

@@ -224,3 +224,28 @@ def test_a_long_rate_limit_ends_partial_with_state_kept(fake_api, clock, tmp_pat
     assert result.status == "partial" and "max_wait" in result.error
     assert rows(database, "SELECT partition FROM sync_state") == [("acme/web",)]
     assert clock.sleeps == []
+
+
+def test_a_stop_after_a_failed_partition_keeps_that_failure_in_the_error(
+    fake_api, clock, tmp_path
+):
+    fake_api.add(
+        "GET",
+        "/repos/acme/gone/issues",
+        FakeResponse(404, json={"message": "Not Found"}),
+    )
+    reset = str(int(clock.now().timestamp()) + 3600)
+    fake_api.add(
+        "GET",
+        "/repos/acme/infra/issues",
+        FakeResponse(
+            403,
+            headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+            json={"message": "API rate limit exceeded"},
+        ),
+    )
+    options = {"url": fake_api.url, "repos": ["acme/gone", "acme/infra"]}
+    result = sync(ReposPlugin(), "repos", options, tmp_path / "p.db")
+    assert result.status == "partial" and "max_wait" in result.error
+    assert "before that, 1 stream partition(s) could not be read" in result.error
+    assert "issues acme/gone" in result.error and "HTTP 404" in result.error

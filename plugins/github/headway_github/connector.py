@@ -60,6 +60,7 @@ from headway_sdk import (
     State,
     WatermarkCursor,
     format_timestamp,
+    keep_earlier_failures,
 )
 from headway_sdk.cursors import WatermarkRun
 
@@ -489,39 +490,47 @@ class GitHubConnector(Connector[GitHubConfig]):
             if not _rate_limited(error):
                 raise
             raise self._throttled(f"organisation {self.config.org!r}", error) from None
-        for position, repo in enumerate(repositories):
-            if self.context.stop.is_set():
-                return
-            try:
-                yield from stream.read(repo, state.get(stream.name, repo))
-            except RetriesExhaustedError as error:
-                if _rate_limited(error):
-                    raise self._throttled(repo, error) from None
-                failure: Failure = error
-            except GoneError as error:
-                if "disabled" in (error.detail or "").lower():
-                    self._note_issues_off(repo)
+        try:
+            for position, repo in enumerate(repositories):
+                if self.context.stop.is_set():
+                    return
+                try:
+                    yield from stream.read(repo, state.get(stream.name, repo))
+                except RetriesExhaustedError as error:
+                    if _rate_limited(error):
+                        raise self._throttled(repo, error) from None
+                    failure: Failure = error
+                except GoneError as error:
+                    if "disabled" in (error.detail or "").lower():
+                        self._note_issues_off(repo)
+                        streak.clear()
+                        continue
+                    failure = error
+                except (HttpError, PaginationError) as error:
+                    failure = error
+                else:
                     streak.clear()
                     continue
-                failure = error
-            except (HttpError, PaginationError) as error:
-                failure = error
-            else:
-                streak.clear()
-                continue
-            self.log.error("%s", _explain(repo, failure))
-            failures.append((repo, failure))
-            cause = _shared_cause(failure)
-            if cause is None or (streak and streak[-1] != cause):
-                streak.clear()
-            if cause is not None:
-                streak.append(cause)
-            untried = len(repositories) - position - 1
-            if len(streak) >= STOP_AFTER and untried:
-                summary = _summary(
-                    failures, len(repositories), stopped=cause, untried=untried
-                )
-                raise FatalError(redact(summary), source=self.context.name)
+                self.log.error("%s", _explain(repo, failure))
+                failures.append((repo, failure))
+                cause = _shared_cause(failure)
+                if cause is None or (streak and streak[-1] != cause):
+                    streak.clear()
+                if cause is not None:
+                    streak.append(cause)
+                untried = len(repositories) - position - 1
+                if len(streak) >= STOP_AFTER and untried:
+                    summary = _summary(
+                        failures, len(repositories), stopped=cause, untried=untried
+                    )
+                    raise FatalError(redact(summary), source=self.context.name)
+        except StopSource as error:
+            # A limit that ends the source is the run's error: the
+            # repositories that failed before it are named in it too.
+            keep_earlier_failures(
+                error, [_explain(r, f) for r, f in failures], "repository(ies)"
+            )
+            raise
         if failures:
             raise FatalError(
                 redact(_summary(failures, len(repositories))), source=self.context.name

@@ -264,3 +264,25 @@ def test_an_org_listing_held_by_a_secondary_limit_ends_partial(
 
     assert second.status == "ok", second.error
     assert second.changed == 3
+
+
+def test_a_limit_after_a_failed_repository_keeps_that_failure_in_the_error(
+    github: FakeGitHub, sync: Sync
+) -> None:
+    fill(github, github.add_repo("acme/web"), 6, every=timedelta(hours=1))
+    served = []
+
+    def spend_elsewhere(request: RecordedRequest) -> None:
+        # acme/gone answers 404 first; then another tool spends the quota.
+        served.append(request)
+        if len(served) == 2:
+            github.quota.remaining = 0
+
+    github.before.append(spend_elsewhere)
+    result = sync(repos=["acme/gone", "acme/web"], page_size=4)
+
+    assert result.status == "partial"
+    error = result.error or ""
+    assert "over max_wait" in error
+    assert "before that, 1 repository(ies) could not be read" in error
+    assert "acme/gone: not found (HTTP 404)" in error
