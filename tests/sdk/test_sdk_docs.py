@@ -120,3 +120,27 @@ def test_the_pytest_plugin_is_registered():
 def test_the_fixtures_are_documented():
     for fixture in ("`fake_api`", "`clock`"):
         assert fixture in REFERENCE
+
+
+# Modules the reference names where their names are documented.
+NAMED_MODULES = ("headway_sdk.testing", "headway_sdk.scaffold", "headway_sdk.plugin")
+
+
+def test_every_name_documented_without_a_module_is_importable_from_the_package():
+    missing = [
+        f"{module.__name__}.{name}"
+        for module in public_modules()
+        if not module.__name__.startswith(NAMED_MODULES)
+        for name in _module_names(module)
+        if name not in headway_sdk.__all__
+    ]
+    assert not missing, f"not exported by headway_sdk: {', '.join(missing)}"
+
+
+def test_the_whole_connector_example_runs_as_written():
+    start = REFERENCE.index("## A whole connector")
+    block = REFERENCE[start:].split("```python\n", 1)[1].split("\n```", 1)[0]
+    namespace: dict[str, object] = {"__name__": "sdk_docs_example"}
+    exec(compile(block, "docs/sdk.md", "exec", dont_inherit=True), namespace)
+    connector = namespace["TicketsConnector"]
+    assert connector.config_class is namespace["TicketsConfig"]
