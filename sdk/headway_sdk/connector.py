@@ -309,6 +309,10 @@ class HttpStream(Stream):
     method: ClassVar[str] = "GET"
     #: Where the records are in the body (dotted); ``None``: the body is the list.
     records_path: ClassVar[str | None] = None
+    #: Whether an answer may leave :attr:`records_path` out when it has no
+    #: records (some APIs omit empty lists). Off, such an answer is an error:
+    #: a wrong path must not pass as an empty listing.
+    records_optional: ClassVar[bool] = False
 
     @property
     def client(self) -> HttpClient:
@@ -342,7 +346,7 @@ class HttpStream(Stream):
         if response.status == 304:
             return []
         records = dig(data, self.records_path) if self.records_path else data
-        if records is None and isinstance(data, Mapping):
+        if records is None and self.records_optional and isinstance(data, Mapping):
             return []
         if not isinstance(records, list):
             raise HttpError(

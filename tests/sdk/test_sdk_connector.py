@@ -59,6 +59,28 @@ def test_an_answer_without_the_records_list_fails_clearly(fake_api, clock, tmp_p
     assert "no list of records at 'tickets'" in (result.error or "")
 
 
+def test_an_answer_that_leaves_the_list_out_is_a_wrong_path_not_an_empty_page(
+    fake_api, clock, tmp_path
+):
+    fake_api.add("GET", "/api/tickets", FakeResponse(json={"results": []}))
+    result = sync(
+        sdk_tickets, "tickets", table(fake_api), tmp_path / "x.db", environ=ENV
+    )
+    assert result.status == "failed"
+    assert "no list of records at 'tickets'; is the URL right?" in result.error
+
+
+def test_a_stream_may_allow_an_api_to_leave_empty_lists_out(
+    fake_api, clock, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sdk_tickets.Tickets, "records_optional", True)
+    fake_api.add("GET", "/api/tickets", FakeResponse(json={"results": []}))
+    result = sync(
+        sdk_tickets, "tickets", table(fake_api), tmp_path / "x.db", environ=ENV
+    )
+    assert (result.status, result.items) == ("ok", 0), result.error
+
+
 def test_refused_credentials_fail_the_source_without_the_token(
     fake_api, clock, tmp_path
 ):

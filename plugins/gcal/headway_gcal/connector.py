@@ -120,6 +120,7 @@ class Events(HttpStream):
 
     name = STREAM
     records_path = "items"
+    records_optional = True  # Google leaves out empty lists
 
     def __init__(self, connector: GcalConnector) -> None:
         super().__init__(connector)
