@@ -98,6 +98,21 @@ class _RandomIds(Tickets):
         return attrs.evolve(super().parse_record(raw, partition), id=uuid.uuid4().hex)
 
 
+class _LosesKeyOfNewChanges(Tickets):
+    """Reads what changed since the watermark as if from a feed without keys;
+    what the lookback reads again is unchanged, so the counts stay right."""
+
+    def params(self, partition: str, run: CursorRun) -> Mapping[str, Any]:
+        since = run.since if run.since and run.since > self.config.start else None
+        self.watermark = since + self.config.lookback if since else None
+        return super().params(partition, run)
+
+    def parse_record(self, raw: Any, partition: str) -> WorkItem:
+        item = super().parse_record(raw, partition)
+        new = self.watermark and item.updated_at and item.updated_at > self.watermark
+        return attrs.evolve(item, key=None) if new else item
+
+
 class _Unguarded(Paginator):
     """Follows the token like the real one, without any loop guard."""
 
@@ -157,6 +172,12 @@ class _NoLoopGuard(Tickets):
             {"plugin": _variant(_FullListing)},
             "not incremental",
             id="incremental-full-listing",
+        ),
+        pytest.param(
+            "incremental",
+            {"plugin": _variant(_LosesKeyOfNewChanges)},
+            "differs from a full sync",
+            id="incremental-misreads-changes",
         ),
         pytest.param(
             "resume",

@@ -373,6 +373,12 @@ class Conformance:
             f"the second sync read {second.items} items, the first {first.items}: "
             "it is not incremental"
         )
+        fresh = self.folder / "incremental-fresh.db"
+        self.assert_ok(self.sync(fresh, full=True), "a full sync of the changed data")
+        assert _live(self.items(database)) == _live(self.items(fresh)), (
+            "after the incremental sync the store differs from a full sync of the "
+            "same data: a change was missed or misread"
+        )
 
     def check_resume(self) -> None:
         """Interrupted after page k and resumed equals uninterrupted, for all k."""
@@ -500,6 +506,11 @@ def stored_items(database: Path) -> list[tuple[Any, ...]]:
     )
     with contextlib.closing(sqlite3.connect(database)) as conn:
         return conn.execute(f"SELECT {columns} FROM items ORDER BY id").fetchall()
+
+
+def _live(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows of :func:`stored_items` that are not deleted."""
+    return [row for row in rows if not row[-1]]
 
 
 def _required_keys(connector: Any) -> list[str]:
