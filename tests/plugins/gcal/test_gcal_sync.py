@@ -13,6 +13,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from headway.errors import ConnectorError
@@ -206,6 +207,117 @@ def test_the_next_sync_sends_the_token_alone_and_stores_what_changed(
     assert result.changed == 1
     assert result.items == 1
     assert items()[ARCH]["title"] == "Architecture review (moved)"
+
+
+def test_an_incremental_sync_sends_the_saved_token_and_saves_the_new_one(
+    calendar: FakeCalendar, sync: Sync, fake_api: FakeApi, items: Any, state: Any
+) -> None:
+    sync()
+    old = state()
+    fake_api.clear()
+    calendar.serve(fake_api)
+    calendar.change("solo1bob", summary="Quarterly report (draft 2)")
+    calendar.cancel("archreview1")
+
+    result = sync()
+
+    assert result.status == "ok", result.error
+    for person in (ALICE, BOB, CAROL):
+        (request,) = events_requests(fake_api, person)
+        assert request.query == {
+            "singleEvents": "true",
+            "maxResults": "4",
+            "syncToken": old[person]["sync_token"],
+        }
+    # Bob's delta is the two events that changed, the cancelled one by its id.
+    (listing,) = events_requests(fake_api, BOB)
+    page = listing.response.json
+    assert [event["id"] for event in page["items"]] == ["solo1bob", "archreview1"]
+    assert page["items"][1]["status"] == "cancelled"
+    assert "iCalUID" not in page["items"][1]
+    assert "nextPageToken" not in page
+    assert result.items == 1
+    assert result.tombstones == 1
+    assert items()[SOLO]["title"] == "Quarterly report (draft 2)"
+    assert ARCH in items(deleted=True)
+    saved = state()
+    assert saved[BOB]["sync_token"] == page["nextSyncToken"]
+    assert saved[BOB]["sync_token"] != old[BOB]["sync_token"]
+    assert "archreview1" not in saved[BOB]["events"]
+    fake_api.clear()
+    calendar.serve(fake_api)
+
+    quiet = sync()
+
+    # The token saved above is the one sent next, and nothing has changed since.
+    (listing,) = events_requests(fake_api, BOB)
+    assert listing.query["syncToken"] == saved[BOB]["sync_token"]
+    assert listing.response.json["items"] == []
+    assert quiet.status == "ok", quiet.error
+    assert quiet.items == 0 and quiet.tombstones == 0
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["first", "incremental"])
+def test_a_last_page_without_a_sync_token_means_a_full_listing_next_time(
+    calendar: FakeCalendar,
+    sync: Sync,
+    fake_api: FakeApi,
+    items: Any,
+    state: Any,
+    logs: pytest.LogCaptureFixture,
+    incremental: bool,
+) -> None:
+    if incremental:
+        sync()
+        fake_api.clear()
+        calendar.serve(fake_api)
+        calendar.change("solo1bob", summary="Quarterly report (draft 2)")
+
+    def without_sync_token(request: Any) -> Any:
+        answer = calendar.events(request)
+        body = {k: v for k, v in answer.json.items() if k != "nextSyncToken"}
+        return attrs.evolve(answer, json=body)
+
+    fake_api.inject(
+        method="GET",
+        path=f"{API}/calendars/{BOB}/events",
+        handler=without_sync_token,
+        times=10,
+    )
+
+    result = sync()
+
+    # The listing ends at the page without nextPageToken and keeps its events.
+    assert result.status == "ok", result.error
+    listing = events_requests(fake_api, BOB)
+    assert len(listing) == (1 if incremental else 2)
+    last = listing[-1].response.json
+    assert "nextPageToken" not in last and "nextSyncToken" not in last
+    assert any("carried no nextSyncToken" in r.getMessage() for r in logs.records)
+    assert len(items()) == 12
+    assert items()[SOLO]["title"] == calendar.meetings["solo1bob"].summary
+    # The ledger is saved with the last page, but no token, not even the old one.
+    saved = state()
+    assert "sync_token" not in saved[BOB]
+    assert "solo1bob" in saved[BOB]["events"]
+    fake_api.clear()
+    calendar.serve(fake_api)
+
+    again = sync()
+
+    assert again.status == "ok", again.error
+    relisting = events_requests(fake_api, BOB)
+    assert relisting[0].query == {
+        "singleEvents": "true",
+        "maxResults": "4",
+        "timeMin": "2026-10-01T00:00:00Z",
+    }
+    assert all("syncToken" not in request.query for request in relisting)
+    (alice,) = events_requests(fake_api, ALICE)
+    assert alice.query["syncToken"] == saved[ALICE]["sync_token"]
+    assert again.tombstones == 0
+    assert len(items()) == 12
+    assert state()[BOB]["sync_token"] == relisting[-1].response.json["nextSyncToken"]
 
 
 def test_a_sync_with_nothing_changed_writes_nothing(
