@@ -461,6 +461,14 @@ class SalesforceConnector(Connector[SalesforceConfig]):
                 f"reads ({detail}); grant read access to that field (field-level "
                 f"security), or leave {sobject} out of {source}.objects"
             )
+        if self.config.where.get(sobject):
+            # Salesforce's words name no column (a value of the wrong type,
+            # say), so the user's condition is as likely a cause as fields.
+            return (
+                f"Salesforce refused a field or value of the query ({detail}); "
+                f"check the condition in {source}.where.{sobject}, which headway "
+                f"adds to the query, and {source}.fields.{sobject}"
+            )
         return (
             f"Salesforce refused a field of the query ({detail}); check "
             f"{source}.fields.{sobject}"

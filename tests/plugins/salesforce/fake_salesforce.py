@@ -7,10 +7,13 @@ Shapes follow the recorded responses in ``/work/shared/fixtures/salesforce``
   ``{"totalSize", "done", "nextRecordsUrl", "records"}``, each record with
   ``attributes.type`` and ``attributes.url``, relationships as nested
   records, times as ``2024-01-05T10:11:12.000+0000``; ``nextRecordsUrl`` is
-  a path (``/services/data/v62.0/query/01gD...-2000``) and is absent on the
-  last page. ``Sforce-Query-Options: batchSize=N`` sets the batch size
-  (200 to 2000). ``/query`` leaves out deleted records, ``/queryAll`` does
-  not.
+  a path to the query locator and the offset of the next batch
+  (``/services/data/v62.0/query/01gD...-2000``), absent on the last page.
+  It reads ``query`` for a ``queryAll`` listing too, and either resource
+  serves the next batch of either listing, as Salesforce documents under
+  "QueryAll More Results". ``Sforce-Query-Options: batchSize=N`` sets the
+  batch size (200 to 2000). ``/query`` leaves out deleted records,
+  ``/queryAll`` does not.
 - Errors are the list ``[{"message", "errorCode"}]``: 401
   ``INVALID_SESSION_ID``, 400 ``INVALID_FIELD`` (the query echoed, then
   ``No such column 'X' on entity 'Y'...``), 400 ``MALFORMED_QUERY``, 403
@@ -22,9 +25,9 @@ Shapes follow the recorded responses in ``/work/shared/fixtures/salesforce``
 The fake understands the SOQL headway sends: a field list (relationship
 paths included), ``FROM``, conditions joined by ``AND`` of the form
 ``Field OP literal`` (in parentheses or not), ``ORDER BY`` and ``LIMIT``.
-Anything else in a condition is a ``MALFORMED_QUERY``, and a field the
-object lacks (selected or in a condition) an ``INVALID_FIELD``, as in
-Salesforce.
+Anything else in a condition is a ``MALFORMED_QUERY``; a field the object
+lacks (selected or in a condition), or a value of the wrong type for its
+field (``Amount = 'big'``), is an ``INVALID_FIELD``, as in Salesforce.
 """
 
 from __future__ import annotations
@@ -66,6 +69,14 @@ _SOQL = re.compile(
 )
 _MORE = re.compile(r"/services/data/v(\d+\.\d)/(query|queryAll)/(01g\w+)-(\d+)")
 _QUERY = re.compile(r"/services/data/v(\d+\.\d)/(query|queryAll)")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T")
+# Salesforce's words for a condition value of the wrong type: the type, and
+# whether the value must be quoted.
+_WRONG_VALUE = (
+    "value of filter criterion for field '{field}' must be of type {kind} and "
+    "{quoted} be enclosed in quotes"
+)
 _NO_SUCH_COLUMN = (
     "No such column '{field}' on entity '{entity}'. If you are attempting to use a "
     "custom field, be sure to append the '__c' after the custom field name. Please "
@@ -290,6 +301,23 @@ class Org:
         names |= self.custom_fields.get(sobject, set())
         return names - self.hidden.get(sobject, set())
 
+    def kind_of(self, sobject: str, field: str) -> str | None:
+        """A top-level field's SOQL type, as the sample records show it
+        (``None`` when no record holds a value for it)."""
+        samples = [MAKERS[sobject](number, T0) for number in (0, 1)]
+        values = [record.get(field) for record in samples]
+        values += [record.get(field) for record in self.records[sobject].values()]
+        value = next((v for v in values if v is not None), None)
+        if isinstance(value, bool):
+            return "boolean"
+        if isinstance(value, int | float):
+            return "double"
+        if not isinstance(value, str):
+            return None
+        if _DATE.match(value):
+            return "date"
+        return "dateTime" if _STAMP.match(value) else "string"
+
     # ------------------------------------------------------------ queries
 
     def run(self, resource: str, soql: str, batch: int) -> tuple[int, Any]:
@@ -339,7 +367,7 @@ class Org:
                 "MALFORMED_QUERY",
                 f"\n{match['where']}\n^\nERROR at Row:1:Column:1\n{error}",
             )
-        for field, _ in conditions:
+        for field, _, _ in conditions:
             head, _, rest = field.partition(".")
             if rest and rest in _RELATED_FIELDS.get(head, ()):
                 continue
@@ -355,7 +383,22 @@ class Org:
                     entity=_RELATED_TYPE.get(head, head) if rest else sobject,
                 ),
             )
-        tests = [test for _, test in conditions]
+        for field, wanted, _ in conditions:
+            kind = self.kind_of(sobject, field)
+            if wanted is None or kind is None or _fits(wanted, kind):
+                continue
+            column = soql.find(field) + 1
+            return 400, _error(
+                "INVALID_FIELD",
+                f"\n{soql[max(0, column - 40) : column + 40]}\n{' ' * 39}^\n"
+                f"ERROR at Row:1:Column:{column}\n"
+                + _WRONG_VALUE.format(
+                    field=field,
+                    kind=kind,
+                    quoted="should" if kind == "string" else "should not",
+                ),
+            )
+        tests = [test for _, _, test in conditions]
         rows = [
             record
             for record in self.records[sobject].values()
@@ -369,17 +412,20 @@ class Org:
         shaped = [_project(sobject, record, names) for record in rows]
         locator = f"01g{next(self._numbers):015d}"
         self._locators[locator] = shaped
-        return 200, self.page(resource, locator, 0, batch)
+        return 200, self.page(locator, 0, batch)
 
-    def page(self, resource: str, locator: str, offset: int, batch: int) -> Any:
-        """One batch of a query's results."""
+    def page(self, locator: str, offset: int, batch: int) -> Any:
+        """One batch of a query's results (``/query`` or ``/queryAll``: the
+        locator keeps what the first request chose, deleted records or not)."""
         rows = self._locators[locator]
         chunk = rows[offset : offset + batch]
         done = offset + batch >= len(rows)
         body: dict[str, Any] = {"totalSize": len(rows), "done": done, "records": chunk}
         if not done:
+            # Salesforce names the Query More Results resource even for a
+            # queryAll listing: the locator, not the path, carries the query.
             body["nextRecordsUrl"] = (
-                f"/services/data/v{VERSION}/{resource}/{locator}-{offset + batch}"
+                f"/services/data/v{VERSION}/query/{locator}-{offset + batch}"
             )
         return body
 
@@ -447,10 +493,11 @@ def _split_and(text: str) -> list[str]:
     return [part.strip() for part in parts]
 
 
-def _conditions(where: str) -> list[tuple[str, Any]]:
-    """Each condition's field and test (a field the object lacks is the
-    caller's to refuse, as Salesforce refuses it with ``INVALID_FIELD``)."""
-    tests: list[tuple[str, Any]] = []
+def _conditions(where: str) -> list[tuple[str, Any, Any]]:
+    """Each condition's field, value and test (a field the object lacks, or
+    a value of the wrong type, is the caller's to refuse, as Salesforce
+    refuses them with ``INVALID_FIELD``)."""
+    tests: list[tuple[str, Any, Any]] = []
     if not where.strip():
         return tests
     for part in _split_and(where):
@@ -463,8 +510,24 @@ def _conditions(where: str) -> list[tuple[str, Any]]:
         if match is None:
             raise ValueError(f"unexpected token: '{part.split()[-1] if part else ''}'")
         field, op, literal = match[1], match[2], match[3].strip()
-        tests.append((field, _test(field, op, _literal(literal))))
+        wanted = _literal(literal)
+        tests.append((field, wanted, _test(field, op, wanted)))
     return tests
+
+
+def _fits(value: Any, kind: str) -> bool:
+    """Whether a condition's value is of a type the field's type takes."""
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "double":
+        return isinstance(value, float) and not isinstance(value, bool)
+    if kind == "dateTime":
+        return isinstance(value, datetime)
+    # A date literal is not understood by this fake (a MALFORMED_QUERY), so
+    # only a quoted value is refused here.
+    if kind == "date":
+        return not isinstance(value, str)
+    return isinstance(value, str)
 
 
 def _literal(text: str) -> Any:
@@ -559,7 +622,7 @@ def serve(fake: FakeApi, org: Org) -> None:
         )
 
     def more(request: RecordedRequest) -> FakeResponse:
-        version, resource, locator, offset = _MORE.fullmatch(request.path).groups()  # type: ignore[union-attr]
+        version, _, locator, offset = _MORE.fullmatch(request.path).groups()  # type: ignore[union-attr]
         if version != VERSION:
             return _not_found(request)
         if not org.has_locator(locator):
@@ -572,7 +635,7 @@ def serve(fake: FakeApi, org: Org) -> None:
             )
         return api(
             request,
-            lambda: (200, org.page(resource, locator, int(offset), batch_of(request))),
+            lambda: (200, org.page(locator, int(offset), batch_of(request))),
         )
 
     def versions(request: RecordedRequest) -> Any:

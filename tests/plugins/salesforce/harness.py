@@ -114,13 +114,13 @@ def serve_loop(fake: FakeApi, org: Org) -> None:
         _, body = org.run(resource, request.query["q"], 200)
         locator = f"01gLOOP{len(first):012d}"
         first[locator] = body["records"]
-        return _loop_page(resource, locator, 0, body["records"])
+        return _loop_page(locator, 0, body["records"])
 
     def again(request: RecordedRequest) -> FakeResponse:
         match = more.fullmatch(request.path)
         assert match is not None
-        resource, locator, offset = match[1], match[2], int(match[3])
-        return _loop_page(resource, locator, offset, first[locator])
+        locator, offset = match[2], int(match[3])
+        return _loop_page(locator, offset, first[locator])
 
     fake.handle("GET", more, again)
     fake.handle(
@@ -130,12 +130,11 @@ def serve_loop(fake: FakeApi, org: Org) -> None:
     )
 
 
-def _loop_page(
-    resource: str, locator: str, offset: int, records: list[Any]
-) -> FakeResponse:
+def _loop_page(locator: str, offset: int, records: list[Any]) -> FakeResponse:
     # An empty batch cannot repeat itself visibly, so it points back at itself.
+    # Like Salesforce, the next batch of a queryAll listing is under /query.
     following = offset + 200 if records else offset
-    path = f"/services/data/v{VERSION}/{resource}/{locator}-{following}"
+    path = f"/services/data/v{VERSION}/query/{locator}-{following}"
     return FakeResponse(
         json={
             "totalSize": 100_000,
