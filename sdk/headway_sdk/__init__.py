@@ -38,6 +38,7 @@ from .classify import (
     Verdict,
     error_code,
     error_detail,
+    says_rate_limited,
 )
 from .clock import Clock, FakeClock, SystemClock, get_clock, set_clock
 from .config import HttpSettings, help_of, http_url, option, parse_options, positive
@@ -179,6 +180,7 @@ __all__ = [
     "reset_time",
     "reset_wait",
     "retry_after",
+    "says_rate_limited",
     "set_clock",
     "start_of",
     "user_agent",

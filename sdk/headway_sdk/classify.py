@@ -264,14 +264,13 @@ class Classifier:
     def classify_response(self, exchange: Exchange) -> Verdict:
         """The default verdict for an HTTP answer."""
         status = exchange.status or 0
-        headers = exchange.header
         if 200 <= status < 300 or status == 304:
             return self._check_body(exchange)
         if status == 401:
             return Verdict(Action.REFRESH_AUTH, "HTTP 401", error=AuthError)
         if status == 429:
             return Verdict(Action.RATE_LIMITED, "HTTP 429 (rate limited)")
-        if status == 403 and ("retry-after" in headers or _remaining(headers) == 0):
+        if status == 403 and says_rate_limited(exchange):
             return Verdict(Action.RATE_LIMITED, "HTTP 403 (rate limited)")
         if status in RETRY_STATUSES:
             return Verdict(Action.RETRY, f"HTTP {status}")
@@ -302,6 +301,13 @@ class Classifier:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def says_rate_limited(exchange: Exchange) -> bool:
+    """Whether an answer's headers say a rate limit refused it: a
+    ``Retry-After``, or no requests remaining. What tells a rate-limited
+    403 from a refused permission."""
+    return "retry-after" in exchange.header or _remaining(exchange.header) == 0
 
 
 def _remaining(headers: Mapping[str, str]) -> int | None:

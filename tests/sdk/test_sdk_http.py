@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+import requests
 
 from headway.connectors import RunStats, SourceContext
 from headway.errors import StopSource
@@ -15,6 +16,7 @@ from headway_sdk import (
     AuthError,
     BearerAuth,
     Classifier,
+    Exchange,
     FakeClock,
     GoneError,
     HttpClient,
@@ -26,6 +28,7 @@ from headway_sdk import (
     RetryPolicy,
     describe_url,
     environment_proxies,
+    says_rate_limited,
     user_agent,
 )
 from headway_sdk.http import CA_BUNDLE_VARIABLES
@@ -433,10 +436,6 @@ def test_plain_http_to_a_remote_host_warns(caplog):
 
 
 def test_tls_failure_is_not_retried():
-    import requests
-
-    from headway_sdk.classify import Exchange
-
     verdict = Classifier().classify(
         Exchange(Request("GET", "/"), None, requests.exceptions.SSLError("bad cert"))
     )
@@ -599,3 +598,24 @@ def test_a_long_wait_on_the_last_attempt_still_stops_the_source(fake_api, clock)
     client = client_for(fake_api, clock, retry=RetryPolicy(attempts=2, max_wait=300))
     with pytest.raises(StopSource, match="max_wait"):
         client.get("/x")
+
+
+@pytest.mark.parametrize(
+    ("headers", "limited"),
+    [
+        ({"Retry-After": "30"}, True),
+        ({"X-RateLimit-Remaining": "0"}, True),
+        ({"RateLimit-Remaining": "0"}, True),
+        ({"X-RateLimit-Remaining": "12"}, False),
+        ({}, False),
+    ],
+    ids=["retry-after", "x-remaining-0", "ietf-remaining-0", "some-left", "none"],
+)
+def test_a_403_is_a_rate_limit_only_when_its_headers_say_so(headers, limited):
+    answer = requests.Response()
+    answer.status_code = 403
+    answer.headers.update(headers)
+    exchange = Exchange(Request("GET", "/x"), answer)
+    assert says_rate_limited(exchange) is limited
+    action = Classifier().classify(exchange).action
+    assert action == (Action.RATE_LIMITED if limited else Action.FAIL)

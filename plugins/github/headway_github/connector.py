@@ -61,6 +61,7 @@ from headway_sdk import (
     WatermarkCursor,
     format_timestamp,
     keep_earlier_failures,
+    says_rate_limited,
 )
 from headway_sdk.cursors import WatermarkRun
 
@@ -89,9 +90,7 @@ def _secondary_limit(exchange: Exchange) -> bool:
     with nothing remaining it is the primary limit, which waits for the
     reset.
     """
-    if "retry-after" in exchange.header:
-        return False
-    if exchange.header.get("x-ratelimit-remaining", "").strip() == "0":
+    if says_rate_limited(exchange):
         return False
     if exchange.status == 429:
         return True

@@ -35,7 +35,6 @@ from headway_sdk import (
     BearerAuth,
     Classifier,
     Connector,
-    Exchange,
     HttpError,
     HttpStream,
     NextTokenPaginator,
@@ -52,6 +51,7 @@ from headway_sdk import (
     WorkItem,
     describe_url,
     parse_timestamp,
+    says_rate_limited,
     start_of,
 )
 from headway_sdk.cursors import WatermarkRun
@@ -163,14 +163,6 @@ def _team_problems(context: SourceContext) -> list[Problem]:
     ]
 
 
-def _not_rate_limited(exchange: Exchange) -> bool:
-    headers = exchange.header
-    return (
-        "retry-after" not in headers
-        and headers.get("x-ratelimit-remaining", "").strip() != "0"
-    )
-
-
 class JiraConnector(Connector[JiraConfig]):
     """Jira Cloud (e-mail and API token) or Data Center (personal access token)."""
 
@@ -225,7 +217,7 @@ class JiraConnector(Connector[JiraConfig]):
                 ResponseRule(
                     Action.FAIL,
                     status=403,
-                    when=_not_rate_limited,
+                    when=lambda exchange: not says_rate_limited(exchange),
                     reason="HTTP 403",
                     error=AuthError,
                 )
