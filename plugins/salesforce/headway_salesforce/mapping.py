@@ -255,7 +255,7 @@ class Mapper:
     def _extras(self, raw: Mapping[str, Any], sobject: str) -> dict[str, Any]:
         extras: dict[str, Any] = {}
         for path in self.config.fields.get(sobject, ()):
-            extras[path] = _plain(_at(raw, path))
+            extras[path] = _plain(dig(raw, path))
         # A field nobody asked for (a service that adds to its answers) is
         # kept as it came, under `extra`, apart from the fields asked for.
         known = _READ[sobject]
@@ -306,15 +306,6 @@ def _owner(raw: Mapping[str, Any]) -> str | None:
     return identity_of(_text_at(raw, "Owner.Email"), _text(raw, "OwnerId"))
 
 
-def _at(raw: Mapping[str, Any], path: str) -> Any:
-    current: Any = raw
-    for part in path.split("."):
-        if not isinstance(current, Mapping):
-            return None
-        current = current.get(part)
-    return current
-
-
 def _text(raw: Mapping[str, Any], name: str) -> str | None:
     value = raw.get(name)
     if value is None or isinstance(value, str):
@@ -323,7 +314,7 @@ def _text(raw: Mapping[str, Any], name: str) -> str | None:
 
 
 def _text_at(raw: Mapping[str, Any], path: str) -> str | None:
-    value = _at(raw, path)
+    value = dig(raw, path)
     if value is None or isinstance(value, str):
         return value
     raise RecordError(f"{path} must be text, got {_shape(value)}")
