@@ -88,20 +88,23 @@ class Window:
 
     @property
     def end(self) -> datetime:
-        """The first instant not counted: the period's end, or ``as_of``."""
-        if self.as_of is not None and self.as_of < self.period.end_at:
-            return self.as_of
-        return self.period.end_at
+        """The first instant not counted: the period's end, or the moment if
+        earlier (the end of the ``--as-of`` day, or the time of scoring):
+        effort that has not happened yet (next week's meetings) is not
+        counted as spent."""
+        return min(self.moment, self.period.end_at)
 
     def bounds(self) -> tuple[str, str]:
         """``start`` and ``end`` in the store's text form (``:start``, ``:end``)."""
         return format_utc(self.start), format_utc(self.end)  # type: ignore[return-value]
 
     def measured_period(self) -> Period:
-        """The period cut at ``as_of``, as measure functions see it."""
-        if self.as_of is None or self.as_of >= self.period.end_at:
+        """The period cut at :attr:`end`, as measure functions see it: up to
+        the day of the moment (the ``--as-of`` day, or today)."""
+        end = self.end
+        if end >= self.period.end_at:
             return self.period
-        last = max(self.period.start, (self.as_of - timedelta(days=1)).date())
+        last = max(self.period.start, (end - timedelta(microseconds=1)).date())
         return Period(self.period.start, last, self.period.label)
 
 

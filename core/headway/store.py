@@ -379,6 +379,31 @@ WHERE a.occurred_at >= s.period_start
     AND a.occurred_at < min(s.period_end, coalesce(s.as_of, s.period_end));
 """
 
+# A snapshot counts the effort that occurred by its moment (``taken_at``),
+# not what is scheduled later in the period.
+_UNALIGNED_BY_MOMENT = """
+DROP VIEW unaligned_items;
+CREATE VIEW unaligned_items AS
+SELECT
+    s.id AS snapshot_id,
+    i.source,
+    i.id,
+    i.key,
+    i.kind,
+    i.title,
+    i.url,
+    i.project,
+    a.team,
+    i.occurred_at,
+    i.effort,
+    a.reason
+FROM latest_snapshot AS s
+JOIN assignments AS a ON a.rules_hash = s.rules_hash AND a.category = 'unaligned'
+JOIN items AS i ON i.source = a.source AND i.id = a.item_id
+WHERE a.occurred_at >= s.period_start
+    AND a.occurred_at < min(s.period_end, s.taken_at);
+"""
+
 #: The schema, in order. Append; never edit a migration that has shipped.
 MIGRATIONS: list[Migration] = [
     Migration(
@@ -389,6 +414,11 @@ MIGRATIONS: list[Migration] = [
         "snapshot tables: snapshots, scores, allocations, insights, assignments, "
         "rule_sets, manual_values",
         _sql(_SNAPSHOT_TABLES),
+    ),
+    Migration(
+        3,
+        "unaligned_items counts what occurred by the snapshot's moment",
+        _sql(_UNALIGNED_BY_MOMENT),
     ),
 ]
 

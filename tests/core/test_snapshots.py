@@ -167,8 +167,24 @@ def test_as_of_scores_the_store_as_it_stood_that_day(filled, plugins):
     }
     assert nodes["P1.effort"]["value"] == 2
     assert nodes["C1.nps"]["value"] == 10
-    later = score(cfg, store, plugins, now=NOW).data
+    later = score(cfg, store, plugins, now=datetime(2026, 1, 9, tzinfo=UTC)).data
     assert later["snapshot"]["effort"] == 5
+
+
+def test_a_live_score_counts_no_effort_that_has_not_happened_yet(filled, plugins):
+    cfg, store = filled
+    # Scored on 6 January, item 2 (8 January: next week's meeting, say) is
+    # not effort spent yet; the period's expected pace is unchanged.
+    data = score(cfg, store, plugins, now=NOW).data
+    assert data["snapshot"]["effort"] == 2
+    assert data["snapshot"]["as_of"] is None
+    assert data["snapshot"]["expected"] == pytest.approx(0.5)
+    recomputed = rescore(store, data["snapshot"]["id"], plugins).data
+    assert recomputed["snapshot"]["effort"] == 2
+    unaligned = "SELECT id FROM unaligned_items"
+    assert store.conn.execute(unaligned).fetchall() == []
+    score(cfg, store, plugins, now=datetime(2026, 1, 9, tzinfo=UTC))
+    assert store.conn.execute(unaligned).fetchall() == [("2",)]
 
 
 def test_insights_compare_with_the_previous_snapshot_of_the_period(
