@@ -311,25 +311,43 @@ def read_values(
     latest point in the window; a manual value is the latest recorded in it.
     """
     scorecard = config.scorecard
-    start, end = span.bounds()
-    params = {"start": start, "end": end, "now": format_utc(span.moment)}
     functions = plugins.measures() if plugins is not None else {}
-    context = {
-        "period": span.measured_period(),
-        "sources": {name: s.plugin for name, s in config.sources.items()},
-        "now": span.moment,
-        "resolve_team": Identities(scorecard).team,
-    }
+    sources = {name: s.plugin for name, s in config.sources.items()}
+    resolve_team = Identities(scorecard).team
+
+    def bound(window: Window) -> tuple[dict[str, str], dict[str, Any]]:
+        start, end = window.bounds()
+        params = {"start": start, "end": end, "now": format_utc(window.moment)}
+        context = {
+            "period": window.measured_period(),
+            "sources": sources,
+            "now": window.moment,
+            "resolve_team": resolve_team,
+        }
+        return params, context
+
+    params, context = bound(span)
+    measures = {m.id: m for m in scorecard.measures}
     readings: dict[str, Reading] = {}
     with Store.open_readonly(store.path) as readonly:
-        for entry in (*scorecard.measures, *scorecard.key_results):
-            if isinstance(entry, KeyResult) and entry.measure:
-                continue
-            readings[entry.id] = _read(readonly, entry, params, functions, context)
+        for measure in scorecard.measures:
+            readings[measure.id] = _read(readonly, measure, params, functions, context)
         for result in scorecard.key_results:
-            if result.measure:
+            if result.period is not None and result.period != span.period:
+                # A key result of its own period is read over that period
+                # (cut at the same moment), its measure's value included.
+                own_params, own_context = bound(
+                    attrs.evolve(span, period=result.period)
+                )
+                entry = measures.get(result.measure or "", result)
+                found = _read(readonly, entry, own_params, functions, own_context)
+            elif result.measure:
                 found = readings.get(result.measure, Reading(None, "measure"))
-                readings[result.id] = Reading(found.value, "measure", found.note)
+            else:
+                found = _read(readonly, result, params, functions, context)
+            if result.measure:
+                found = Reading(found.value, "measure", found.note)
+            readings[result.id] = found
     return readings
 
 

@@ -18,6 +18,7 @@ from headway.plugins import Plugins
 from headway.snapshots import (
     KEPT_RULE_SETS,
     load_snapshot,
+    record_value,
     rescore,
     score,
     snapshot_pair,
@@ -412,3 +413,59 @@ def test_loading_and_pairing_snapshots(filled, plugins):
     with pytest.raises(HeadwayError, match="no snapshot 99"):
         load_snapshot(store, 99)
     assert load_snapshot(store)["snapshot"]["id"] == two
+
+
+def test_a_key_result_of_its_own_period_is_read_over_that_period(
+    tmp_path: Path, plugins: Plugins
+):
+    cfg = make_config(
+        tmp_path,
+        key_results=[
+            # The whole of January, from before the scorecard's period.
+            {
+                "id": "P1.KR1",
+                "objective": "P1",
+                "start": 0,
+                "target": 10,
+                "period": "2026-01",
+            },
+            # Another measure's value, over the key result's own period.
+            {
+                "id": "P1.KR2",
+                "objective": "P1",
+                "start": 0,
+                "target": 10,
+                "period": "2025-12-01..2026-01-31",
+                "measure": "P1.effort",
+            },
+        ],
+    )
+    store = fill(
+        cfg.database,
+        [item("1", effort=2), item("2", effort=5, occurred_at="2025-12-20T00:00Z")],
+    )
+    with store:
+        record_value(
+            store, cfg.scorecard, "P1.KR1", 3, datetime(2026, 1, 3, tzinfo=UTC)
+        )
+        record_value(
+            store, cfg.scorecard, "P1.KR1", 9, datetime(2026, 1, 20, tzinfo=UTC)
+        )
+        # Scored on 6 January: the value of 20 January is not there yet.
+        early = values(score(cfg, store, plugins, now=NOW).data)
+        late = values(
+            score(cfg, store, plugins, now=datetime(2026, 1, 25, tzinfo=UTC)).data
+        )
+    assert early["P1.effort"] == 2  # the scorecard's period: item 1 only
+    assert early["P1.KR1"] == 3
+    assert early["P1.KR2"] == 7  # December's item counts in the key result's
+    assert late["P1.KR1"] == 9
+
+
+def values(data: dict) -> dict[str, float | None]:
+    return {
+        node["key"]: node["value"]
+        for perspective in data["scorecard"]["perspectives"]
+        for objective in perspective["objectives"]
+        for node in (*objective["measures"], *objective["key_results"])
+    }
