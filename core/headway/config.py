@@ -928,6 +928,11 @@ def _check_references(
     perspective_keys = [p.key for p in perspectives]
     objective_ids = [o.id for o in objectives if o.id is not None]
     measure_ids = [m.id for m in measures if m.id is not None]
+    activity = {
+        m.id
+        for m in measures
+        if m.id is not None and getattr(m, "kind", "") == "activity"
+    }
     team_keys = [t.key for t in teams]
 
     _check_duplicates(reader, objectives)
@@ -962,6 +967,13 @@ def _check_references(
         path = reader.where(result)
         check(f"{path}.objective", "objective", result.objective, objective_ids)
         check(f"{path}.measure", "measure", result.measure, measure_ids)
+        if result.measure in activity:
+            reader.problem(
+                f"{path}.measure",
+                f"{result.measure!r} is an activity measure, shown but never "
+                "scored, while a key result is scored as an outcome; point it at "
+                "an outcome measure, or give it its own sql, metric or function",
+            )
     for rule in rules:
         path = f"rules[{rule.index - 1}]"
         for objective, _ in rule.shares:

@@ -205,6 +205,20 @@ def test_an_entry_that_cannot_be_built_has_its_references_checked(
     assert problems(write_config, text) == expected
 
 
+def test_a_key_result_cannot_take_its_value_from_an_activity_measure(write_config):
+    found = problems(
+        write_config,
+        OBJECTIVE + '[[measures]]\nid = "M1"\nobjective = "P1"\nkind = "activity"\n'
+        "target = 10\n"
+        '[[key_results]]\nid = "K1"\nobjective = "P1"\nmeasure = "M1"\n'
+        "start = 0\ntarget = 1",
+    )
+    assert len(found) == 1
+    assert found[0].startswith(
+        "key_results[0].measure: 'M1' is an activity measure, shown but never scored"
+    )
+
+
 def test_unknown_keys_get_a_suggestion(write_config):
     found = problems(
         write_config, '[[objectives]]\nid = "P1"\nperspectve = "process"\n'
