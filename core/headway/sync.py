@@ -532,8 +532,10 @@ def with_source_problems(error: ConfigError, plugins: Plugins) -> ConfigError:
     try:
         build_connectors(None, plugins, enabled, secrets=False, file=file)
     except ConfigError as found:
-        known = {(p.path, p.message) for p in error.problems}
-        extra = [p for p in found.problems if (p.path, p.message) not in known]
+        # A key the configuration already faulted (an unknown plugin) is
+        # not reported again in the connector's words.
+        known = {p.path for p in error.problems}
+        extra = [p for p in found.problems if p.path not in known]
         if extra:
             return ConfigError(
                 [*error.problems, *extra], file=error.file, sources=error.sources

@@ -464,6 +464,18 @@ def test_sync_and_check_report_scorecard_and_source_problems_at_once(
     assert not (path.parent / "headway.db").exists()
 
 
+@pytest.mark.parametrize("command", ["sync", "check", "score"])
+def test_an_unknown_plugin_is_one_problem_for_every_command(
+    run_cli, write_config, scripted, command
+):
+    path = write_config(
+        '[scorecard]\nname = "One"\n[sources.alpha]\nplugin = "nonexistent"\n'
+    )
+    result = run_cli("--config", str(path), command)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("no connector named 'nonexistent'") == 1, result.stderr
+
+
 def test_score_reports_the_scorecard_without_asking_for_source_secrets(
     run_cli, write_config, scripted
 ):
