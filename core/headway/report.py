@@ -1137,7 +1137,7 @@ def _category_parts(group: Mapping[str, Any]) -> list[tuple[str, str, float]]:
 def _stack(parts: Sequence[tuple[str, str, float]]) -> Markup:
     """A stacked bar of shares; each part says its name and share on hover."""
     if not parts:
-        return element("div", class_="stack", title="no effort")
+        return element("span", "no effort", class_="muted")
     return element(
         "div",
         [

@@ -891,9 +891,15 @@ def snapshot_data(
             )
         tree["perspectives"].append({**perspective, "objectives": objectives})
 
+    # A configured team with no effort in the period is listed with none (no
+    # alignment, not 0): the team a broken source or identity mapping left
+    # out must show, not vanish.
+    found: dict[str | None, Alignment] = dict(by_team(allocation_rows))
+    for key in team_titles:
+        found.setdefault(key, Alignment(0.0, 0.0, 0.0, 0.0))
     teams = []
     for team, alignment in sorted(
-        by_team(allocation_rows).items(), key=lambda t: (t[0] is None, t[0] or "")
+        found.items(), key=lambda t: (t[0] is None, t[0] or "")
     ):
         teams.append(
             {"team": team, "title": team_titles.get(team, team) if team else _NO_TEAM}

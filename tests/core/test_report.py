@@ -505,6 +505,18 @@ def test_report_writes_beside_the_database_and_names_the_snapshot(workspace: Pat
     assert "Snapshot 2," in page and page.startswith("<!DOCTYPE html>")
 
 
+def test_a_team_with_no_effort_is_listed_with_none(workspace: Path):
+    with workspace.open("a", encoding="utf-8") as config:
+        config.write('\n[teams.design]\ntitle = "Design"\nmembers = ["x@y.z"]\n')
+    printed = ok(cli(workspace, "score")).output
+    assert re.search(r"Design\s+0\s+-\s+-\s+-", printed), printed
+    ok(cli(workspace, "report"))
+    page = (workspace.parent / "data" / DEFAULT_NAME).read_text(encoding="utf-8")
+    row = page[page.index('<tr data-team="design">') :].split("</tr>", 1)[0]
+    assert "Design" in row and "no effort" in row
+    assert 'data-figure="team:design:alignment" data-value=""' in row
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
