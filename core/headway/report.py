@@ -51,6 +51,7 @@ STATUS_SYMBOLS = {
     "partial": "▲",
     "failed": "✕",
     "running": "↻",
+    "never synced": "○",
     "on plan": "✓",
     "over plan": "▲",
     "under plan": "▽",
@@ -336,6 +337,15 @@ class _Page:
         rows = []
         for source in sources:
             finished = source.get("finished_at") or source.get("started_at")
+            last_ok = source.get("last_ok_at")
+            if last_ok and last_ok == source.get("finished_at"):
+                fresh = element("td", "this run", class_="muted")
+            else:
+                fresh = element(
+                    "td",
+                    f"{_time(last_ok)}, {self._age(last_ok)}" if last_ok else "never",
+                    class_="num",
+                )
             rows.append(
                 element(
                     "tr",
@@ -344,7 +354,12 @@ class _Page:
                     element("td", _time(finished), class_="num"),
                     element("td", self._age(finished), class_="muted"),
                     element("td", _status(source.get("status") or "running")),
-                    element("td", f"{source.get('items') or 0:,}", class_="r num"),
+                    fresh,
+                    element(
+                        "td",
+                        "-" if source.get("items") is None else f"{source['items']:,}",
+                        class_="r num",
+                    ),
                     element("td", source.get("error") or "", class_="note"),
                     data_source=source["source"],
                 )
@@ -366,6 +381,7 @@ class _Page:
                         "Last run",
                         "Age",
                         "Status",
+                        "Last ok",
                         "Items",
                         "Note",
                     ),

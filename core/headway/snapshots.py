@@ -222,7 +222,7 @@ def score(
                 *_trends(store, row["taken_at"], before=recomputing),
                 _trend_entry(unsaved, scores, allocations),
             ],
-            sources=_sources(store),
+            sources=_sources(store, row["config"]),
         )
         return ScoreRun(data, None, classification, clock.laps, clock.cpu)
 
@@ -819,7 +819,7 @@ def load_snapshot(store: Store, snapshot_id: int | None = None) -> dict[str, Any
         allocations,
         insights,
         trends=_trends(store, row["taken_at"], row["id"]),
-        sources=_sources(store),
+        sources=_sources(store, row["config"]),
     )
 
 
@@ -1025,19 +1025,38 @@ def _trend_entry(
     }
 
 
-def _sources(store: Store) -> list[dict[str, Any]]:
-    return [
-        {
+def _sources(store: Store, config: Any) -> list[dict[str, Any]]:
+    """The latest run of every source, with when it last ended ``ok``; and
+    every enabled source of ``config`` (a snapshot's) that never synced."""
+    found = {
+        run["source"]: {
             "source": run["source"],
             "plugin": run["plugin"],
             "status": run["status"],
             "started_at": run["started_at"],
             "finished_at": run["finished_at"],
+            "last_ok_at": run["last_ok_at"],
             "items": run["items"],
             "error": run["error"],
         }
         for run in store.last_runs()
-    ]
+    }
+    config = json.loads(config) if isinstance(config, str) else config or {}
+    for name, entry in (config.get("sources") or {}).items():
+        if name in found or not isinstance(entry, Mapping):
+            continue
+        if entry.get("enabled", True) is not False:
+            found[name] = {
+                "source": name,
+                "plugin": entry.get("plugin"),
+                "status": "never synced",
+                "started_at": None,
+                "finished_at": None,
+                "last_ok_at": None,
+                "items": None,
+                "error": None,
+            }
+    return [found[name] for name in sorted(found)]
 
 
 # ---------------------------------------------------------------- views

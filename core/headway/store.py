@@ -731,11 +731,14 @@ class Store:
         return cursor.rowcount
 
     def last_runs(self) -> list[dict[str, Any]]:
-        """The latest run of every source."""
+        """The latest run of every source, with ``last_ok_at``: when the
+        source's latest ``ok`` run finished (``None`` if none did)."""
         return list(
             self.db.query(
-                "SELECT * FROM runs WHERE id IN "
-                "(SELECT max(id) FROM runs GROUP BY source) ORDER BY source"
+                "SELECT r.*, (SELECT max(o.finished_at) FROM runs AS o "
+                "WHERE o.source = r.source AND o.status = 'ok') AS last_ok_at "
+                "FROM runs AS r WHERE r.id IN "
+                "(SELECT max(id) FROM runs GROUP BY source) ORDER BY r.source"
             )
         )
 

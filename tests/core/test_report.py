@@ -3,6 +3,7 @@ page as a real browser renders it (tests marked ``browser``)."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import importlib.util
 import io
@@ -503,6 +504,29 @@ def test_report_writes_beside_the_database_and_names_the_snapshot(workspace: Pat
     ok(cli(workspace, "report", "-o", str(folder)))
     page = (folder / DEFAULT_NAME).read_text(encoding="utf-8")
     assert "Snapshot 2," in page and page.startswith("<!DOCTYPE html>")
+
+
+def test_sources_show_when_they_last_synced_ok_and_which_never_did(workspace: Path):
+    with workspace.open("a", encoding="utf-8") as config:
+        config.write('\n[sources.extra]\nplugin = "demo"\nsystem = "github"\n')
+    database = workspace.parent / "data" / "headway.db"
+    with contextlib.closing(sqlite3.connect(database)) as conn, conn:
+        ok_at = conn.execute("SELECT finished_at FROM runs").fetchone()[0]
+        conn.execute(
+            "INSERT INTO runs (source, plugin, started_at, finished_at, status, "
+            "error) VALUES ('jira', 'demo', '2026-12-01T00:00:00.000Z', "
+            "'2026-12-01T00:00:01.000Z', 'failed', 'HTTP 401')"
+        )
+    ok(cli(workspace, "score"))
+    ok(cli(workspace, "report"))
+    page = (workspace.parent / "data" / DEFAULT_NAME).read_text(encoding="utf-8")
+
+    def row(source: str) -> str:
+        return page[page.index(f'<tr data-source="{source}">') :].split("</tr>")[0]
+
+    assert "failed" in row("jira") and "HTTP 401" in row("jira")
+    assert f"{ok_at[:10]} {ok_at[11:16]} UTC" in row("jira")
+    assert "never synced" in row("extra") and ">never<" in row("extra")
 
 
 def test_a_team_with_no_effort_is_listed_with_none(workspace: Path):
