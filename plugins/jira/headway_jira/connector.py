@@ -11,6 +11,10 @@ Two streams read a source:
 - ``census``: now and then (``census_every``), every id the JQL selects,
   cheaply (``fields=id``); the issues it no longer finds are tombstoned.
   A first or ``--full`` sync lists everything anyway and sweeps with it.
+
+Cloud's search shows only an issue's newest changes; the status history
+of an issue whose older changes were left out comes from the bulk
+changelog, one request (and its pages) per page of issues that need it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from headway_sdk import (
     Classifier,
     Connector,
     HttpError,
+    HttpResponse,
     HttpStream,
     NextTokenPaginator,
     NotFoundError,
@@ -69,6 +74,12 @@ MAX_PAGES = 200_000
 #: Center's default cap is 1000 (the offset paginator trusts what it says).
 CENSUS_PAGE_CLOUD = 5000
 CENSUS_PAGE_DC = 1000
+#: Issues one bulk changelog request may name, and changes asked for per
+#: page of its answer: Jira Cloud's maximum for both.
+BULK_CHANGELOG_IDS = 1000
+BULK_CHANGELOG_PAGE = 1000
+#: Cloud's search shows at most this many of an issue's newest changes.
+CLOUD_CHANGELOG_CAP = 40
 #: UTC offsets reach down to -12 h: formatted in UTC, a JQL time read in an
 #: unknown zone may mean up to this much later.
 UNKNOWN_ZONE_MARGIN = timedelta(hours=12)
@@ -174,6 +185,8 @@ class JiraConnector(Connector[JiraConfig]):
         #: When a full listing of this run covered every issue, if one did.
         self.listed_all: datetime | None = None
         self._epics: dict[str, str | None] = {}
+        #: Whether the bulk changelog may still be asked this run.
+        self._bulk_changelog = True
 
     @classmethod
     def build(cls, context: SourceContext) -> JiraConnector:
@@ -386,6 +399,97 @@ class JiraConnector(Connector[JiraConfig]):
             self._epics[key] = str(found) if found is not None else None
         return {key: value for key in keys if (value := self._epics.get(key))}
 
+    def complete_changelogs(self, issues: list[Any]) -> list[Any]:
+        """A search page's issues, with whole status histories where the
+        search cut the changelog short (Cloud).
+
+        Cloud's search returns an issue's newest 40 changes with the true
+        ``total``: for an issue with more, which has left the *To Do*
+        category, the move into progress may be among those left out. The
+        status changes of all such issues of the page come from one bulk
+        changelog request (and its pages). Should Jira refuse it (HTTP 403)
+        or not have it (HTTP 404), one warning says so and the issues keep
+        the changes the search returned, for the rest of the run.
+        """
+        config = self.config
+        if not (config.cloud and config.changelog and self._bulk_changelog):
+            return issues
+        cut = list(dict.fromkeys(str(raw["id"]) for raw in issues if _cut_short(raw)))
+        if not cut:
+            return issues
+
+        found: dict[str, list[Any]] = {}
+        try:
+            for start in range(0, len(cut), BULK_CHANGELOG_IDS):
+                found.update(
+                    self.status_histories(cut[start : start + BULK_CHANGELOG_IDS])
+                )
+        except HttpError as error:
+            if error.status not in (403, 404):
+                raise
+            self._bulk_changelog = False
+            why = (
+                "the account may not read it: check that it can browse every "
+                "project of the JQL"
+                if error.status == 403
+                else "this site does not offer it"
+            )
+            self.log.warning(
+                "%s: Jira answered HTTP %d to POST %s/changelog/bulkfetch (%s), so "
+                "for the rest of this sync an issue with more than %d changes keeps "
+                "only its newest %d, and its started_at may be late and its cycle "
+                "time too short. Set changelog = false in [sources.%s] to count "
+                "cycle time from creation instead",
+                self.site_name,
+                error.status,
+                self.api,
+                why,
+                CLOUD_CHANGELOG_CAP,
+                CLOUD_CHANGELOG_CAP,
+                self.context.name,
+            )
+            # What a request before the refusal brought is complete: keep it.
+
+        if not found:
+            return issues
+        return [
+            _with_histories(raw, found[ident])
+            if (ident := _issue_id(raw)) in found and _cut_short(raw)
+            else raw
+            for raw in issues
+        ]
+
+    def status_histories(self, ids: list[str]) -> dict[str, list[Any]]:
+        """Every status change of up to 1000 issues, by issue id, oldest first.
+
+        :raises HttpError: Jira refused the bulk changelog.
+        :raises PaginationError: its pages loop.
+        """
+        request = Request(
+            "POST",
+            f"{self.api}/changelog/bulkfetch",
+            json={
+                "issueIdsOrKeys": ids,
+                "fieldIds": ["status"],
+                "maxResults": BULK_CHANGELOG_PAGE,
+            },
+        )
+        paginator = NextTokenPaginator(
+            token_path="nextPageToken", param="nextPageToken", in_body=True
+        )
+        found: dict[str, list[Any]] = {}
+        for page in paginator.walk(self.client, request, _issue_changelogs):
+            for entry in page.records:
+                if not isinstance(entry, Mapping) or entry.get("issueId") is None:
+                    continue
+                # An issue's changes may go on over several pages.
+                found.setdefault(str(entry["issueId"]), []).extend(
+                    history
+                    for history in entry.get("changeHistories") or ()
+                    if isinstance(history, Mapping)
+                )
+        return found
+
     # ------------------------------------------------------------ the contract
 
     def check(self) -> None:
@@ -516,6 +620,10 @@ class IssuesStream(HttpStream):
             )
             try:
                 for page in paginator.walk(self.client, request, self.extract):
+                    if expand:
+                        page = attrs.evolve(
+                            page, records=connector.complete_changelogs(page.records)
+                        )
                     records = self.parse(page, partition)
                     if mapper.epic_field:
                         records = self._link_epics(records)
@@ -580,6 +688,43 @@ class IssuesStream(HttpStream):
             else record
             for record in records
         ]
+
+
+def _issue_id(raw: Any) -> str | None:
+    ident = raw.get("id") if isinstance(raw, Mapping) else None
+    return str(ident) if ident is not None else None
+
+
+def _cut_short(raw: Any) -> bool:
+    """Whether the search left out changes of an issue that has left *To Do*
+    (an issue still in it has no start to find)."""
+    if _issue_id(raw) is None:
+        return False
+    changelog = raw.get("changelog")
+    fields = raw.get("fields")
+    if not isinstance(changelog, Mapping) or not isinstance(fields, Mapping):
+        return False
+    total = changelog.get("total")
+    histories = changelog.get("histories")
+    if type(total) is not int or not isinstance(histories, list):
+        return False
+    if total <= len(histories):
+        return False
+    status = fields.get("status")
+    category = status.get("statusCategory") if isinstance(status, Mapping) else None
+    return not isinstance(category, Mapping) or category.get("key") != "new"
+
+
+def _with_histories(raw: Mapping[str, Any], histories: list[Any]) -> dict[str, Any]:
+    count = len(histories)
+    changelog = {"startAt": 0, "maxResults": count, "total": count}
+    return {**raw, "changelog": {**changelog, "histories": histories}}
+
+
+def _issue_changelogs(response: HttpResponse) -> list[Any]:
+    data = response.data
+    found = data.get("issueChangeLogs") if isinstance(data, Mapping) else None
+    return found if isinstance(found, list) else []
 
 
 def _state(

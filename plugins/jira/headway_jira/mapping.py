@@ -234,7 +234,12 @@ class IssueMapper:
 
     def started(self, changelog: Mapping[str, Any]) -> datetime | None:
         """When the issue first moved into an in-progress status, if the
-        changelog shows it."""
+        changelog shows it.
+
+        A change's ``created`` is Jira's time text, or epoch milliseconds
+        (as the bulk changelog may send it); the histories may come in any
+        order.
+        """
         first = None
         categories = self.categories
         for history in changelog.get("histories") or ():

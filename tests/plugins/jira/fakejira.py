@@ -8,9 +8,16 @@ in the account's zone). The fake answers:
 - ``/rest/api/3/search/jql`` (Cloud): ``jql``, ``fields``, ``maxResults``,
   ``expand=changelog`` and ``nextPageToken``; ``isLast`` and no token on the
   last page; no ``total``. Tokens are search-after positions by default, or
-  offsets (``tokens="offset"``), which shift like Data Center's do;
+  offsets (``tokens="offset"``), which shift like Data Center's do. The
+  changelog holds an issue's newest 40 changes, newest first, with the
+  true ``total``, as Cloud's search does;
+- ``/rest/api/3/changelog/bulkfetch`` (Cloud, POST): ``issueIdsOrKeys`` (up
+  to 1000, else 400), ``fieldIds``, ``maxResults`` (capped by the server)
+  and ``nextPageToken`` in the JSON body; the changes oldest first, grouped
+  by issue on each page, with a ``nextPageToken`` until the last page;
 - ``/rest/api/2/search`` (Data Center): ``startAt``, ``maxResults`` capped
-  by the server (and said in the answer), ``total``;
+  by the server (and said in the answer), ``total``; the whole changelog,
+  oldest first;
 - ``/rest/api/3/search`` on Cloud: 410 with Jira's own body;
 - ``myself`` (with ``timeZone``), ``field``, ``status``, ``issue/KEY``;
 - 401 for other credentials, 400 with ``errorMessages`` for JQL it cannot
@@ -137,6 +144,12 @@ class FakeJira:
         of a daylight-saving fall-back means: ``1``, the later (standard
         time), as Jira reads it (a naive bound there skips the first
         occurrence of the hour), or ``0``, the earlier.
+    :param changelog_cap: the most changes Cloud's search shows an issue.
+    :param bulk_page: the most changes a bulk changelog page holds.
+    :param bulk_times: how the bulk changelog writes ``created``: ``"jira"``
+        (``2026-02-27T04:00:00.000-0800``) or ``"millis"`` (epoch).
+    :param bulk_status: answer the bulk changelog with this error status
+        (404: a site without it; 403: an account that may not use it).
     """
 
     def __init__(
@@ -148,6 +161,10 @@ class FakeJira:
         page_cap: int = 100,
         dc_cap: int = 50,
         fold: int = 1,
+        changelog_cap: int = 40,
+        bulk_page: int = 1000,
+        bulk_times: str = "jira",
+        bulk_status: int | None = None,
     ):
         self.cloud = cloud
         self.zone = ZoneInfo(zone)
@@ -156,6 +173,10 @@ class FakeJira:
         self.page_cap = page_cap
         self.dc_cap = dc_cap
         self.fold = fold
+        self.changelog_cap = changelog_cap
+        self.bulk_page = bulk_page
+        self.bulk_times = bulk_times
+        self.bulk_status = bulk_status
         self.issues: dict[str, dict[str, Any]] = {}
         self.changelogs: dict[str, list[dict[str, Any]]] = {}
         self.projects = {"PLAT": "10016", "WEB": "10017", "OPS": "10018"}
@@ -166,7 +187,9 @@ class FakeJira:
         self.now: Callable[[], datetime] | None = None
         self.searches: list[RecordedRequest] = []
         self.lookups: list[str] = []
+        self.bulkfetches: list[RecordedRequest] = []
         self._next_id = 10001
+        self._next_history = 20000
         #: Counts changes; a search of an unchanged site reuses its sorting.
         self.version = 0
         self._sorted: dict[str, tuple[int, list[Any]]] = {}
@@ -243,7 +266,14 @@ class FakeJira:
             fields["parent"] = dict(parent)
         if not self.cloud:
             fields[EPIC_LINK_DC] = epic_key
-        self._set_status(issue, status, resolution, resolved or updated, started)
+        when = resolved or updated
+        self._set_status(issue, status, resolution, when)
+        history = []
+        if started is not None:
+            history.append(self._history(started, "10000", "3"))
+        if STATUSES[status][1] == "done":
+            history.append(self._history(when, "3", status))
+        self.changelogs[ident] = history
         self.issues[ident] = issue
         self.version += 1
         return issue
@@ -254,7 +284,6 @@ class FakeJira:
         status: str,
         resolution: str | None,
         when: datetime,
-        started: datetime | None = None,
     ) -> None:
         fields = issue["fields"]
         name, category = STATUSES[status]
@@ -282,30 +311,44 @@ class FakeJira:
         else:
             fields["resolution"] = None
             fields["resolutiondate"] = None
-        history = []
-        if started is not None:
-            history.append(self._history(started, "10000", "3"))
-        if category == "done":
-            history.append(self._history(when, "3", status))
-        self.changelogs[issue["id"]] = history
 
     def _history(self, when: datetime, old: str, new: str) -> dict[str, Any]:
+        status = {
+            "field": "status",
+            "fieldtype": "jira",
+            "fieldId": "status",
+            "from": old,
+            "fromString": STATUSES[old][0],
+            "to": new,
+            "toString": STATUSES[new][0],
+        }
+        return self._change(when, [status])
+
+    def _change(self, when: datetime, items: list[dict[str, Any]]) -> dict[str, Any]:
+        self._next_history += 1
         return {
-            "id": str(20000 + len(self.changelogs)),
+            "id": str(self._next_history),
             "author": user("alice", "alice@acme.example", cloud=self.cloud),
             "created": jira_date(when, self.zone),
-            "items": [
-                {
-                    "field": "status",
-                    "fieldtype": "jira",
-                    "fieldId": "status",
-                    "from": old,
-                    "fromString": STATUSES[old][0],
-                    "to": new,
-                    "toString": STATUSES[new][0],
-                }
-            ],
+            "items": items,
         }
+
+    def churn(
+        self, ident: str, count: int, *, first: datetime, step: timedelta
+    ) -> None:
+        """``count`` changes to an issue that are not status changes (its
+        rank, labels, assignee, in turn), ``step`` apart from ``first``."""
+        issue = self.issues[ident]
+        history = self.changelogs.setdefault(ident, [])
+        for n in range(count):
+            when = first + step * n
+            history.append(
+                self._change(when, [_OTHER_CHANGES[n % len(_OTHER_CHANGES)]])
+            )
+            if when > _parse(issue["fields"]["updated"]):
+                issue["fields"]["updated"] = jira_date(when, self.zone)
+        history.sort(key=lambda change: _parse(change["created"]))
+        self.version += 1
 
     def update(
         self,
@@ -321,7 +364,12 @@ class FakeJira:
         issue["fields"].update(fields)
         issue["fields"]["updated"] = jira_date(when, self.zone)
         if status is not None:
+            old = issue["fields"]["status"]["id"]
             self._set_status(issue, status, None, when)
+            if status != old:
+                history = self.changelogs.setdefault(ident, [])
+                history.append(self._history(when, old, status))
+                history.sort(key=lambda change: _parse(change["created"]))
 
     def delete(self, ident: str) -> None:
         """Delete an issue."""
@@ -343,6 +391,9 @@ class FakeJira:
         fake.handle("GET", re.compile(rf"{api}/issue/[^/]+"), self._guard(self._issue))
         if self.cloud:
             fake.handle("GET", f"{api}/search/jql", self._guard(self._search))
+            fake.handle(
+                "POST", f"{api}/changelog/bulkfetch", self._guard(self._bulkfetch)
+            )
             for old in ("/rest/api/3/search", "/rest/api/2/search"):
                 fake.handle("GET", old, lambda request: (410, GONE_BODY))
         else:
@@ -594,19 +645,87 @@ class FakeJira:
             shaped["fields"] = {name: source[name] for name in fields if name in source}
         if "changelog" in expand:
             histories = list(self.changelogs.get(issue["id"], ()))
+            total = len(histories)
             if self.cloud:
-                histories.reverse()  # Cloud lists the newest change first
+                # Cloud lists the newest change first, and only the newest 40.
+                histories = histories[::-1][: self.changelog_cap]
             shaped["changelog"] = {
                 "startAt": 0,
                 "maxResults": len(histories),
-                "total": len(histories),
+                "total": total,
                 "histories": histories,
             }
         return shaped
 
+    def _bulkfetch(self, request: RecordedRequest) -> Any:
+        self.bulkfetches.append(request)
+        if self.bulk_status is not None:
+            return self.bulk_status, {
+                "errorMessages": [
+                    "You do not have the permission to see the specified issues."
+                    if self.bulk_status == 403
+                    else "null for uri: /rest/api/3/changelog/bulkfetch"
+                ],
+                "errors": {},
+            }
+        body = request.json()
+        wanted = body.get("issueIdsOrKeys") if isinstance(body, dict) else None
+        if not isinstance(wanted, list) or not wanted:
+            return _bad_request("issueIdsOrKeys must not be empty.")
+        if len(wanted) > 1000:
+            return _bad_request("The number of issue IDs or keys must not exceed 1000.")
+        fields = body.get("fieldIds") or []
+        if len(fields) > 10:
+            return _bad_request("The number of field IDs must not exceed 10.")
+        size = min(int(body.get("maxResults") or 1000), self.bulk_page, 1000)
+        changes = []
+        for name in dict.fromkeys(str(w) for w in wanted):
+            issue = self.issues.get(name) or next(
+                (i for i in self.issues.values() if i["key"] == name), None
+            )
+            if issue is None:
+                continue  # unknown, or not visible: left out, as Jira does
+            for history in self.changelogs.get(issue["id"], ()):
+                items = [
+                    item
+                    for item in history["items"]
+                    if not fields or item.get("fieldId") in fields
+                ]
+                if items:
+                    when = _parse(history["created"])
+                    changes.append((when, int(issue["id"]), history, items))
+        changes.sort(key=lambda change: change[:2])
+
+        token = body.get("nextPageToken")
+        try:
+            start = int(base64.urlsafe_b64decode(token.encode())) if token else 0
+        except ValueError:
+            return _bad_request("The provided next page token is invalid.")
+        logs: dict[str, list[dict[str, Any]]] = {}
+        for when, ident, history, items in changes[start : start + size]:
+            shown = {**history, "items": items}
+            if self.bulk_times == "millis":
+                shown["created"] = int(when.timestamp() * 1000)
+            logs.setdefault(str(ident), []).append(shown)
+        answer: dict[str, Any] = {
+            "issueChangeLogs": [
+                {"issueId": ident, "changeHistories": histories}
+                for ident, histories in logs.items()
+            ]
+        }
+        if start + size < len(changes):
+            answer["nextPageToken"] = base64.urlsafe_b64encode(
+                str(start + size).encode()
+            ).decode()
+        return answer
+
 
 class _JqlError(Exception):
     pass
+
+
+def _bad_request(message: str) -> tuple[int, dict[str, Any]]:
+    return 400, {"errorMessages": [message], "errors": {}}
 
 
 def _field(ident: str, name: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -634,6 +753,17 @@ def _template() -> dict[str, Any]:
 
 _TEMPLATE = _template()
 _USER_JSON = json.dumps(RECORDED["fields"]["assignee"])
+
+#: Changes that are not status changes, as Jira Cloud records them.
+_OTHER_CHANGES = (
+    {"field": "Rank", "fieldtype": "custom", "fieldId": "customfield_10019",
+     "from": "", "fromString": "", "to": "", "toString": "Ranked higher"},
+    {"field": "labels", "fieldtype": "jira", "fieldId": "labels",
+     "from": None, "fromString": "", "to": None, "toString": "ci"},
+    {"field": "assignee", "fieldtype": "jira", "fieldId": "assignee",
+     "from": None, "fromString": None, "to": "5b10a2844c20165700ede21g",
+     "toString": "Alice"},
+)  # fmt: skip
 
 
 # ---------------------------------------------------------------- limits

@@ -299,6 +299,15 @@ def test_work_started_at_the_first_move_into_an_in_progress_status() -> None:
     assert "started_at" not in never.attributes
 
 
+def test_a_bulk_changelog_may_write_times_as_epoch_milliseconds() -> None:
+    # The bulk changelog: status changes only, oldest first.
+    moved = _history("", "10000", "3") | {"created": 1667322000000}
+    later = _history("", "3", "10001") | {"created": 1670494938889}
+    item = mapper().map(done() | {"changelog": {"histories": [moved, later]}})
+
+    assert item.attributes["started_at"] == datetime(2022, 11, 1, 17, tzinfo=UTC)
+
+
 @pytest.mark.parametrize("field", ["labels", "components"])
 def test_a_null_list_field_is_a_bad_issue_but_an_absent_one_is_none(
     field: str,
