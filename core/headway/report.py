@@ -1196,7 +1196,7 @@ def _measures(children: Sequence[Mapping[str, Any]]) -> Markup:
         level = node["level"]
         key = node["key"]
         about = [key, "key result" if level == "key_result" else node.get("kind")]
-        if node.get("owner") and level == "key_result":
+        if node.get("owner"):
             about.append(f"owner {node['owner']}")
         unit = f" {node['unit']}" if node.get("unit") else ""
         rows.append(
@@ -1224,6 +1224,7 @@ def _measures(children: Sequence[Mapping[str, Any]]) -> Markup:
                         node.get("target"),
                         num(node.get("target")),
                     ),
+                    unit,
                     class_="r num",
                 ),
                 element(

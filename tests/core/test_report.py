@@ -529,6 +529,22 @@ def test_sources_show_when_they_last_synced_ok_and_which_never_did(workspace: Pa
     assert "never synced" in row("extra") and ">never<" in row("extra")
 
 
+def test_a_measure_shows_its_owner_and_its_unit_even_without_a_value(
+    workspace: Path,
+):
+    with workspace.open("a", encoding="utf-8") as config:
+        config.write(
+            '\n[[measures]]\nid = "P1.conv"\nobjective = "P1"\ntitle = "Conversion"\n'
+            'owner = "dana"\nunit = "%"\nbaseline = 2\ntarget = 4\n'
+        )
+    ok(cli(workspace, "score"))
+    ok(cli(workspace, "report"))
+    page = (workspace.parent / "data" / DEFAULT_NAME).read_text(encoding="utf-8")
+    row = page[page.index('<tr data-node="measure:P1.conv">') :].split("</tr>")[0]
+    assert "owner dana" in row
+    assert re.search(r'data-figure="measure:P1.conv:target"[^>]*>4</span> %', row), row
+
+
 def test_a_team_with_no_effort_is_listed_with_none(workspace: Path):
     with workspace.open("a", encoding="utf-8") as config:
         config.write('\n[teams.design]\ntitle = "Design"\nmembers = ["x@y.z"]\n')
