@@ -622,7 +622,7 @@ class _Page:
                         ),
                         class_="r",
                     ),
-                    element("td", self._split_cell(parts)),
+                    element("td", self._split_cell(team["team"], parts)),
                     data_team=ref,
                 )
             )
@@ -701,7 +701,9 @@ class _Page:
             ]
         return split
 
-    def _split_cell(self, parts: Sequence[tuple[str, float, float]]) -> Markup:
+    def _split_cell(
+        self, team: str | None, parts: Sequence[tuple[str, float, float]]
+    ) -> Markup:
         if not parts:
             return element("span", "no strategic effort", class_="muted")
         titles = {p["key"]: p["title"] for p in self.perspectives}
@@ -718,9 +720,14 @@ class _Page:
             ],
             class_="stack",
         )
-        words = " · ".join(
-            f"{titles.get(key, key)} {pct(share)}" for key, _, share in parts
-        )
+        words = []
+        for key, _, share in parts:
+            if words:
+                words.append(" · ")
+            words += [
+                f"{titles.get(key, key)} ",
+                _fig(f"split:{team or ''}:{key}", share, pct(share)),
+            ]
         return concat(bar, element("div", words, class_="split"))
 
     def _capacity(self) -> Markup:
@@ -905,13 +912,30 @@ class _Page:
                     element("td", entry["id"], class_="num"),
                     element("td", _time(entry["taken_at"]), class_="num"),
                     element("td", entry["period"]),
-                    element("td", score_text(entry["score"]), class_="r num"),
-                    element("td", score_text(entry["balance"]), class_="r num"),
-                    element("td", pct(entry["alignment"], 1), class_="r num"),
                     [
                         element(
                             "td",
-                            score_text(entry["perspectives"].get(p["key"])),
+                            _fig(f"history:{entry['id']}:{name}", value, text),
+                            class_="r num",
+                        )
+                        for name, value, text in (
+                            ("score", entry["score"], score_text(entry["score"])),
+                            ("balance", entry["balance"], score_text(entry["balance"])),
+                            (
+                                "alignment",
+                                entry["alignment"],
+                                pct(entry["alignment"], 1),
+                            ),
+                        )
+                    ],
+                    [
+                        element(
+                            "td",
+                            _fig(
+                                f"history:{entry['id']}:perspective:{p['key']}",
+                                entry["perspectives"].get(p["key"]),
+                                score_text(entry["perspectives"].get(p["key"])),
+                            ),
                             class_="r num",
                         )
                         for p in self.perspectives

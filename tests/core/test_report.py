@@ -377,6 +377,31 @@ def stored_figures(database: Path, snapshot_id: int) -> dict[str, float | None]:
             (snapshot_id,),
         ):
             expected[f"trend:perspective:{key}:latest"] = value
+        history = conn.execute(
+            "SELECT id, score, balance, alignment FROM snapshots "
+            "WHERE taken_at <= ? OR id = ?",
+            (snapshot["taken_at"], snapshot_id),
+        ).fetchall()
+        for row in history:
+            for name in ("score", "balance", "alignment"):
+                expected[f"history:{row['id']}:{name}"] = row[name]
+            for key, value in conn.execute(
+                "SELECT key, score FROM scores WHERE snapshot_id = ? "
+                "AND level = 'perspective'",
+                (row["id"],),
+            ):
+                expected[f"history:{row['id']}:perspective:{key}"] = value
+        strategic = conn.execute(
+            "SELECT ifnull(team, ''), perspective, sum(effort) FROM allocations "
+            "WHERE snapshot_id = ? AND category = 'strategic' "
+            "AND perspective IS NOT NULL GROUP BY team, perspective",
+            (snapshot_id,),
+        ).fetchall()
+        totals: dict[str, float] = {}
+        for team, _, effort in strategic:
+            totals[team] = totals.get(team, 0.0) + effort
+        for team, key, effort in strategic:
+            expected[f"split:{team}:{key}"] = effort / totals[team]
     finally:
         conn.close()
     return expected
@@ -424,6 +449,17 @@ def references(database: Path, snapshot_id: int) -> set[str]:
             "SELECT DISTINCT ifnull(team, '') FROM allocations WHERE snapshot_id = ?",
             (snapshot_id,),
         ).fetchall()
+        history = conn.execute(
+            "SELECT id FROM snapshots WHERE taken_at <= "
+            "(SELECT taken_at FROM snapshots WHERE id = ?)",
+            (snapshot_id,),
+        ).fetchall()
+        split = conn.execute(
+            "SELECT DISTINCT ifnull(team, ''), perspective FROM allocations "
+            "WHERE snapshot_id = ? AND category = 'strategic' "
+            "AND perspective IS NOT NULL",
+            (snapshot_id,),
+        ).fetchall()
     finally:
         conn.close()
     wanted = {"snapshot::score", "snapshot::balance", "snapshot::alignment"}
@@ -431,6 +467,8 @@ def references(database: Path, snapshot_id: int) -> set[str]:
         field = "score" if level in ("perspective", "objective") else "value"
         wanted.add(f"{level}:{key}:{field}")
     wanted |= {f"team:{team}:alignment" for (team,) in teams}
+    wanted |= {f"history:{row}:{name}" for (row,) in history for name in ("score",)}
+    wanted |= {f"split:{team}:{key}" for team, key in split}
     return wanted
 
 
