@@ -493,7 +493,10 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(f"{path}.{key}", f"must be a number, got {_kind(value)}")
             return default
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
         if not math.isfinite(value):
             self.problem(f"{path}.{key}", f"must be a finite number, got {value}")
             return default

@@ -22,6 +22,7 @@ secret-named keys (``token``, ``client_secret``, ...) over as
 
 from __future__ import annotations
 
+import math
 import re
 import types
 import typing
@@ -218,6 +219,8 @@ def _kind(value: Any) -> str:
         return "nothing"
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int) and abs(value) >= 10**18:
+        return "a number too large"
     if isinstance(value, int | float):
         return f"a number ({value})"
     if isinstance(value, Secret):
@@ -293,7 +296,13 @@ def _convert(value: Any, tp: Any, where: str, problems: list[Problem]) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             _fail(problems, where, f"must be a number, got {_kind(value)}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            _fail(problems, where, f"must be a finite number, got {_kind(value)}")
+        return number
     if tp is datetime:
         try:
             if isinstance(value, date) and not isinstance(value, datetime):
@@ -388,10 +397,14 @@ def _describe(tp: Any) -> str:
 def _duration(value: Any, where: str, problems: list[Problem]) -> timedelta:
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return timedelta(seconds=value)
-    if isinstance(value, str) and (match := _DURATION.match(value)):
-        return timedelta(seconds=float(match[1]) * _DURATION_UNITS[match[2]])
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if value >= 0:
+                return timedelta(seconds=value)
+        elif isinstance(value, str) and (match := _DURATION.match(value)):
+            return timedelta(seconds=float(match[1]) * _DURATION_UNITS[match[2]])
+    except (OverflowError, ValueError):
+        _fail(problems, where, f"is too long a duration, got {_kind(value)}")
     _fail(
         problems,
         where,

@@ -219,6 +219,14 @@ def test_a_key_result_cannot_take_its_value_from_an_activity_measure(write_confi
     )
 
 
+def test_a_number_too_large_for_a_float_is_a_problem_at_its_key(write_config):
+    found = problems(
+        write_config,
+        OBJECTIVE + '[[measures]]\nid = "M1"\nobjective = "P1"\ntarget = 1' + "0" * 400,
+    )
+    assert found == ["measures[0].target: must be a finite number, got inf"]
+
+
 def test_unknown_keys_get_a_suggestion(write_config):
     found = problems(
         write_config, '[[objectives]]\nid = "P1"\nperspectve = "process"\n'

@@ -44,6 +44,7 @@ ANY_VALUE = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-5, 5),
+    st.sampled_from([10**400, -(10**400), 2**63]),
     st.floats(allow_nan=False, allow_infinity=False, width=16),
     st.text(max_size=8),
     st.sampled_from(["([", "2026-Q9", "finance", "F9", "", "${UNSET_FUZZ_VAR}", "-1"]),

@@ -38,6 +38,7 @@ VALUES = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-3, 3000),
+    st.sampled_from([10**30, 10**400, -(10**400)]),
     st.floats(allow_nan=True, allow_infinity=True, width=32),
     st.text(max_size=12),
     st.sampled_from(

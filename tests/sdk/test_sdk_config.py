@@ -115,6 +115,15 @@ def test_every_problem_is_reported_at_once_with_its_path():
         pytest.param("start", "next tuesday", "must be a date or time", id="bad-date"),
         pytest.param("lookback", "soon", "must be a duration", id="bad-duration"),
         pytest.param("email", 5, "must be a string", id="optional-wrong-type"),
+        pytest.param(
+            "lookback", 10**30, "is too long a duration", id="duration-overflow"
+        ),
+        pytest.param(
+            "lookback", "9" * 30 + "d", "is too long", id="duration-text-overflow"
+        ),
+        pytest.param(
+            "timeout", 10**400, "must be a finite number", id="float-overflow"
+        ),
     ],
 )
 def test_wrong_types_are_named(key, value, message):
