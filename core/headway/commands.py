@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from . import checks as checks_module
@@ -36,6 +37,7 @@ from .model import Period
 from .report import write_report
 from .rules import explain as explain_item
 from .rules import rule_set
+from .secrets import redact
 from .store import Store
 from .sync import check_sources
 from .workspace import write_demo, write_init
@@ -478,7 +480,10 @@ def record(app: App, measure: str, value: float, at: datetime | None) -> None:
 def check(app: App, strict: bool, as_json: bool) -> None:
     """Check the scorecard and the data: pass or fail per check, and a verdict."""
     config = app.config(sources=True)
-    results = checks_module.run_checks(config, app.plugins)
+    results = [
+        attrs.evolve(c, detail=redact(c.detail))
+        for c in checks_module.run_checks(config, app.plugins)
+    ]
     verdict = checks_module.verdict(results)
     if as_json:
         print_json(

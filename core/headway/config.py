@@ -324,7 +324,8 @@ def resolve_options(
 
     :param secrets: read the variables of secret-named keys. When false, only
         whether each is set is looked at, and ``***`` stands in for its value
-        (``headway check`` validates source tables so).
+        (``headway check`` validates source tables so); the value is still
+        registered for redaction.
     :returns: the options, and a problem per variable that is not set (its
         value is left empty so the connector can report the rest).
     """
@@ -445,6 +446,9 @@ class _Reader:
                 )
                 return ""
             if secret and not self.secrets:
+                # Not used, but masked should it turn up elsewhere (the same
+                # variable under a key that is not secret-named).
+                register_secret(self.environ[name])
                 return MASK
             found = self.environ[name]
             if secret:

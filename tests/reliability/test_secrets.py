@@ -315,3 +315,20 @@ def test_repr_of_configuration_objects_shows_no_secret(tmp_path: Path) -> None:
         assert literal not in text, text
         for secret_form in forms(ECHO_ENV["GITHUB_TOKEN"]).values():
             assert secret_form not in text, text
+
+
+def test_check_masks_a_secret_a_broken_table_echoes(tmp_path: Path) -> None:
+    # The token's variable also fills a key that is not secret-named, whose
+    # problem quotes the value: check must mask it as sync does.
+    token = "ghp_notARealTokenButLongEnough1234"
+    (tmp_path / "headway.toml").write_text(
+        '[scorecard]\nname = "S"\n[sources.code]\nplugin = "github"\n'
+        'token = "${GH_TOKEN}"\nrepos = ["${GH_TOKEN}"]\n',
+        encoding="utf-8",
+    )
+    env = {"GH_TOKEN": token, "HEADWAY_LOAD_PLUGINS": "github"}
+    for args in (("check",), ("check", "--json"), ("sync",)):
+        result = run(tmp_path, *args, env=env)
+        assert "sources.code.repos" in result.stdout + result.stderr, args
+        assert token not in result.stdout + result.stderr, args
+        assert MASK in result.stdout + result.stderr, args
