@@ -1066,7 +1066,13 @@ def _mask_secrets(value: Any, key: str = "") -> Any:
     if is_secret_key(key) and isinstance(value, str):
         # A reference names a variable, which is safe to keep; a literal is not.
         return value if _ENV_REFERENCE.fullmatch(value) else MASK
+    if isinstance(value, str):
+        # A password written into a URL (https://user:PASSWORD@host).
+        return _URL_PASSWORD.sub(rf"\1:{MASK}@", value)
     return value
+
+
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/?#@\s:]*):[^/?#@\s]*@")
 
 
 def _suggest(value: str, choices: Iterable[str]) -> str:

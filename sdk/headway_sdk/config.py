@@ -118,6 +118,14 @@ def http_url(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is None:
         return
     parts = urlsplit(str(value))
+    if parts.password is not None:
+        # Never echo it: the value is quoted without its user part.
+        bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        raise ValueError(
+            "must not hold a user name and password (they would be stored and "
+            "shown with the URL); give them in the source's credential keys, "
+            f"which are kept secret: {bare!r}"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
             f"must be an http(s) URL such as https://example.com, got {value!r}"
@@ -308,7 +316,7 @@ def _convert(value: Any, tp: Any, where: str, problems: list[Problem]) -> Any:
             if isinstance(value, date) and not isinstance(value, datetime):
                 return datetime(value.year, value.month, value.day, tzinfo=UTC)
             parsed = parse_timestamp(value, assume=UTC) if value != "" else None
-        except ValueError:
+        except (ValueError, OverflowError):
             parsed = None
         if parsed is None or isinstance(value, bool | int | float):
             _fail(

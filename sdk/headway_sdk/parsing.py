@@ -82,14 +82,15 @@ def parse_timestamp(
 
 
 def _from_epoch(number: float) -> datetime:
-    if number > _EPOCH_MILLIS_ABOVE:
-        number = number / 1000
     try:
+        if number > _EPOCH_MILLIS_ABOVE:
+            number = number / 1000
         return datetime.fromtimestamp(number, UTC)
     except (OverflowError, OSError, ValueError):
         # inf, NaN, or seconds past year 9999: not a time, so the record (or
         # setting) holding it is refused, never the whole source.
-        raise ValueError(f"{number!r} is not a timestamp (out of range)") from None
+        shown = "a number that large" if abs(number) >= 10**30 else repr(number)
+        raise ValueError(f"{shown} is not a timestamp (out of range)") from None
 
 
 def start_of(value: str | date | datetime, zone: tzinfo = UTC) -> datetime:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from headway.config import find_config, load_config, resolve_options
@@ -330,6 +332,14 @@ def test_source_tables_can_be_resolved_without_using_a_secret(write_config):
     ]
     # Its value is not used, but masked wherever else it shows.
     assert redact("saw s3cr3t-value") == "saw ***"
+
+
+def test_snapshot_data_masks_a_password_written_into_a_url(write_config):
+    text = GOOD + '\n[sources.gh]\nplugin = "github"\n'
+    text += 'api_url = "https://bob:PASSW0RD@ghe.example/api/v3"\n'
+    stored = json.dumps(load_config(write_config(text)).snapshot_data())
+    assert "PASSW0RD" not in stored
+    assert "https://bob:***@ghe.example/api/v3" in stored
 
 
 def test_snapshot_data_excludes_secrets(write_config):

@@ -163,3 +163,10 @@ def test_a_secret_field_not_typed_secret_is_a_plugin_bug():
 
     with pytest.raises(TypeError, match="type it as Secret"):
         parse_options(Leaky, {"api_token": "x"}, PATH)
+
+
+def test_a_url_with_a_password_is_refused_without_showing_it():
+    found = problems({**GOOD, "url": "https://bob:PASSW0RD@acme.example/jira"})
+    message = found[f"{PATH}.url"]
+    assert "must not hold a user name and password" in message
+    assert "PASSW0RD" not in message and "https://acme.example/jira" in message

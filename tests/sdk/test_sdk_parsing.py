@@ -85,6 +85,8 @@ def test_the_recorded_jira_issue_dates_parse():
         pytest.param(float("nan"), id="nan"),
         pytest.param(10**30, id="epoch-past-year-9999"),
         pytest.param("9" * 25, id="epoch-text-past-year-9999"),
+        pytest.param(10**400, id="epoch-beyond-a-float"),
+        pytest.param("1" + "0" * 400, id="epoch-text-beyond-a-float"),
     ],
 )
 def test_a_time_without_zone_or_sense_is_refused(text):
