@@ -258,6 +258,10 @@ class Classifier:
                 return Verdict(Action.RETRY, "connection reset")
             if "refused" in text:
                 return Verdict(Action.RETRY, "connection refused")
+            if any(words in text for words in _NAME_RESOLUTION):
+                # A typo in the URL, or no network: worth a retry or two
+                # (DNS blips), but not to be taken for the service being down.
+                return Verdict(Action.RETRY, HOST_NOT_FOUND)
             return Verdict(Action.RETRY, "connection failed")
         return Verdict(Action.RETRY, _error_words(error))
 
@@ -298,6 +302,19 @@ class Classifier:
     def describe(self, exchange: Exchange) -> str | None:
         """The service's own words about an error answer, shortened."""
         return error_detail(exchange.json_or_none(), exchange.text)
+
+
+#: The reason of a request whose host name could not be resolved.
+HOST_NOT_FOUND = "the host name could not be resolved"
+# How resolvers word it (glibc, macOS, Windows), as urllib3 passes it on.
+_NAME_RESOLUTION = (
+    "failed to resolve",
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "no address associated with hostname",
+    "getaddrinfo failed",
+)
 
 
 # ---------------------------------------------------------------- helpers

@@ -43,7 +43,7 @@ from headway.errors import StopSource
 from headway.secrets import redact, register_secret, reveal
 
 from .auth import Auth
-from .classify import Action, Classifier, Exchange, Verdict, error_code
+from .classify import HOST_NOT_FOUND, Action, Classifier, Exchange, Verdict, error_code
 from .clock import Clock, get_clock
 from .errors import AuthError, HttpError, RetriesExhaustedError
 from .parsing import format_timestamp
@@ -364,12 +364,19 @@ class HttpClient:
         except _Again as again:
             reason = again.verdict.reason
             attempts = self.retry.attempts
-            advice = (
-                "the service keeps limiting this client: sync less often, or raise "
-                "retries"
-                if again.verdict.action is Action.RATE_LIMITED
-                else "the service may be down: try again later"
-            )
+            if again.verdict.action is Action.RATE_LIMITED:
+                advice = (
+                    "the service keeps limiting this client: sync less often, or "
+                    "raise retries"
+                )
+            elif reason == HOST_NOT_FOUND:
+                advice = (
+                    f"check the host name in the source's URL "
+                    f"({urlsplit(self.url_for(request.url)).hostname}), and that this "
+                    "machine has a network and DNS"
+                )
+            else:
+                advice = "the service may be down: try again later"
             raise RetriesExhaustedError(
                 f"{self.service}: {request.method} {self.describe_url(request.url)} "
                 f"still failed after {attempts} attempt{'s' if attempts > 1 else ''} "

@@ -619,3 +619,24 @@ def test_a_403_is_a_rate_limit_only_when_its_headers_say_so(headers, limited):
     assert says_rate_limited(exchange) is limited
     action = Classifier().classify(exchange).action
     assert action == (Action.RATE_LIMITED if limited else Action.FAIL)
+
+
+def test_a_host_that_does_not_resolve_is_named_not_taken_for_an_outage(
+    clock, monkeypatch
+):
+    client = HttpClient("https://jira.acme.invalid", clock=clock)
+
+    def no_such_host(*args, **kwargs):
+        raise requests.exceptions.ConnectionError(
+            "HTTPSConnectionPool(host='jira.acme.invalid', port=443): Max retries "
+            'exceeded with url: /rest (Caused by NameResolutionError("Failed to '
+            "resolve 'jira.acme.invalid' ([Errno -2] Name or service not known)\"))"
+        )
+
+    monkeypatch.setattr(client.session, "send", no_such_host)
+    with pytest.raises(RetriesExhaustedError) as failed:
+        client.get("/rest")
+    message = str(failed.value)
+    assert "the host name could not be resolved" in message
+    assert "check the host name in the source's URL (jira.acme.invalid)" in message
+    assert "may be down" not in message
