@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,43 @@ class MomentType(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
+class ItemType(click.ParamType):
+    """An item named ``SOURCE:ID`` or ``SOURCE:KEY``, its shape checked when
+    the command line is read."""
+
+    name = "item"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        source, sep, name = str(value).partition(":")
+        if not sep or not source or not name:
+            self.fail(
+                f"{value!r} does not name an item; write SOURCE:ID or SOURCE:KEY, "
+                "e.g. jira:PLAT-12 or github:acme/web#42",
+                param,
+                ctx,
+            )
+        return str(value)
+
+
+class FiniteFloatType(click.ParamType):
+    """A number that is neither infinite nor NaN."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 PERIOD = PeriodType()
 MOMENT = MomentType()
+ITEM = ItemType()
+FINITE = FiniteFloatType()
 
 
 @click.command()
@@ -433,7 +469,7 @@ def diff(app: App, first: int | None, second: int | None, as_json: bool) -> None
 
 
 @click.command()
-@click.argument("item")
+@click.argument("item", type=ITEM)
 @json_option
 @pass_app
 def explain(app: App, item: str, as_json: bool) -> None:
@@ -451,7 +487,7 @@ def explain(app: App, item: str, as_json: bool) -> None:
 
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("measure")
-@click.argument("value", type=float)
+@click.argument("value", type=FINITE)
 @click.option(
     "--at",
     type=MOMENT,

@@ -256,16 +256,16 @@ def test_snapshots_and_diff_need_snapshots(workspace):
 
 
 @pytest.mark.parametrize(
-    ("reference", "message"),
+    ("reference", "code", "message"),
     [
-        ("PLAT-1", "does not name an item; write SOURCE:ID or SOURCE:KEY"),
-        ("jira:PLAT-99999", "no item jira:PLAT-99999 in the store"),
-        ("gitlab:1", "the store has items of jira"),
+        ("PLAT-1", 2, "does not name an item; write SOURCE:ID or SOURCE:KEY"),
+        ("jira:PLAT-99999", 1, "no item jira:PLAT-99999 in the store"),
+        ("gitlab:1", 1, "the store has items of jira"),
     ],
     ids=["no-source", "unknown-key", "unknown-source"],
 )
-def test_explain_names_items_by_id_or_key(workspace, reference, message):
-    assert message in no_traceback(workspace("explain", reference))
+def test_explain_names_items_by_id_or_key(workspace, reference, code, message):
+    assert message in no_traceback(workspace("explain", reference), code)
 
 
 def test_explain_says_where_an_item_goes(workspace):
@@ -298,11 +298,12 @@ def test_record_keeps_manual_values(workspace):
     [
         (["nope", "1"], 1, "no measure or key result 'nope'"),
         (["P1.done", "1"], 1, "P1.done takes its value from its sql query"),
-        (["C1.nps", "lots"], 2, "'lots' is not a valid float"),
+        (["C1.nps", "lots"], 2, "'lots' is not a number"),
+        (["C1.nps", "nan"], 2, "'nan' is not a finite number"),
         (["C1.nps", "1", "--at", "yesterday"], 2, "'yesterday' is not a date"),
         (["C1.nps", "1", "--at", "2026-09-01T10:00"], 2, "has no time zone"),
     ],
-    ids=["unknown", "computed", "not-a-number", "bad-date", "naive-time"],
+    ids=["unknown", "computed", "not-a-number", "nan", "bad-date", "naive-time"],
 )
 def test_record_refuses_what_it_cannot_keep(workspace, args, code, message):
     assert message in no_traceback(workspace("record", *args), code)

@@ -151,6 +151,8 @@ KNOWN_TYPED = {
     (("init",), "period"),
     (("score",), "period"),
     (("record",), "at"),
+    (("record",), "value"),
+    (("explain",), "item"),
     (("query",), "database"),
     (("plugin", "new"), "names"),
 }
@@ -217,3 +219,10 @@ def test_options_that_exclude_each_other_are_a_usage_error(
     else:
         result = invoke(path, [*given, *filled(command)])
     assert_usage_error(result, "not both")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_value_that_is_not_finite_is_a_usage_error(value, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(("record",), ["P1.KR1", "--", value])
+    assert_usage_error(result, "is not a finite number")
