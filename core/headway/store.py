@@ -1356,8 +1356,9 @@ def _translate(
     code = getattr(error, "sqlite_errorname", "")
     if code in ("SQLITE_BUSY", "SQLITE_LOCKED") or "database is locked" in text:
         return StoreLockedError(
-            f"the store {path} is busy: another headway run is writing to it; wait "
-            "for it to finish, then try again",
+            f"the store {path} is busy: another headway run, or another program "
+            "with the file open (a sqlite3 shell, say), is writing to it; wait for "
+            "it to finish, then try again",
             path=str(path),
         )
     if code == "SQLITE_FULL" or "database or disk is full" in text:

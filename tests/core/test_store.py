@@ -485,3 +485,15 @@ def test_sync_into_another_applications_database_fails_clearly(
     assert "Traceback" not in result.output
     assert "is a SQLite database of another application" in result.stderr
     assert digest(path) == before
+
+
+def test_a_busy_store_names_the_other_writers_a_user_can_check(tmp_path):
+    from headway.errors import StoreLockedError
+    from headway.store import _translate
+
+    error = _translate(
+        sqlite3.OperationalError("database is locked"), tmp_path / "h.db"
+    )
+    assert isinstance(error, StoreLockedError)
+    assert "another headway run, or another program" in str(error)
+    assert "wait for it to finish" in str(error)
