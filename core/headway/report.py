@@ -128,6 +128,13 @@ def write_report(
     data = load_snapshot(store, snapshot_id)
     path = report_path(store.path, output)
     page = render_report(data).encode("utf-8")
+    if path.is_symlink():
+        # Replace the file the link points to, and keep the link.
+        path = path.resolve()
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # A device or a pipe (/dev/stdout, a FIFO): written in place, since
+        # renaming a file over it would replace the device node itself.
+        return _write_in_place(path, page, data)
     folder = path.parent
     if folder.exists() and not folder.is_dir():
         raise ReportError(
@@ -147,6 +154,20 @@ def write_report(
         os.replace(partial, path)
     except OSError as error:
         partial.unlink(missing_ok=True)
+        raise ReportError(
+            f"cannot write the report to {path}: {error.strerror or error}; "
+            "choose another file with -o FILE",
+            path=str(path),
+        ) from None
+    log.info("wrote %s (%d bytes)", path, len(page))
+    return Report(path, data["snapshot"]["id"], len(page))
+
+
+def _write_in_place(path: Path, page: bytes, data: Mapping[str, Any]) -> Report:
+    try:
+        with path.open("wb") as stream:
+            stream.write(page)
+    except OSError as error:
         raise ReportError(
             f"cannot write the report to {path}: {error.strerror or error}; "
             "choose another file with -o FILE",

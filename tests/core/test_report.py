@@ -13,7 +13,9 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from html.parser import HTMLParser
@@ -628,6 +630,40 @@ def test_a_failed_write_keeps_the_old_report(workspace: Path, monkeypatch):
     )
     assert path.read_bytes() == before
     assert not list(path.parent.glob("*.tmp"))
+
+
+def test_a_report_to_a_link_or_a_pipe_keeps_the_link_or_the_pipe(workspace: Path):
+    ok(cli(workspace, "score"))
+    target = workspace.parent / "kept.html"
+    target.write_text("old", encoding="utf-8")
+    link = workspace.parent / "link.html"
+    link.symlink_to(target)
+    ok(cli(workspace, "report", "-o", str(link)))
+    assert link.is_symlink() and target.read_text(encoding="utf-8").startswith(
+        "<!DOCTYPE html>"
+    )
+
+    pipe = workspace.parent / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
+    reader.start()
+    ok(cli(workspace, "report", "-o", str(pipe)))
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(pipe.lstat().st_mode), "the pipe is still a pipe"
+    assert received and received[0].startswith(b"<!DOCTYPE html>")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_a_report_to_a_full_device_fails_and_leaves_the_device(workspace: Path):
+    ok(cli(workspace, "score"))
+    # Through a link, so that a regression replaces the link, never the
+    # machine's /dev/full.
+    link = workspace.parent / "full.html"
+    link.symlink_to("/dev/full")
+    refused = failed(cli(workspace, "report", "-o", str(link)))
+    assert "No space left on device" in refused
+    assert link.is_symlink() and stat.S_ISCHR(os.stat("/dev/full").st_mode)
 
 
 def test_report_without_a_store_says_to_sync(tmp_path: Path):
