@@ -154,13 +154,8 @@ def write_report(
         os.replace(partial, path)
     except OSError as error:
         partial.unlink(missing_ok=True)
-        raise ReportError(
-            f"cannot write the report to {path}: {error.strerror or error}; "
-            "choose another file with -o FILE",
-            path=str(path),
-        ) from None
-    log.info("wrote %s (%d bytes)", path, len(page))
-    return Report(path, data["snapshot"]["id"], len(page))
+        raise _cannot_write(path, error) from None
+    return _written(path, page, data)
 
 
 def _write_in_place(path: Path, page: bytes, data: Mapping[str, Any]) -> Report:
@@ -168,11 +163,19 @@ def _write_in_place(path: Path, page: bytes, data: Mapping[str, Any]) -> Report:
         with path.open("wb") as stream:
             stream.write(page)
     except OSError as error:
-        raise ReportError(
-            f"cannot write the report to {path}: {error.strerror or error}; "
-            "choose another file with -o FILE",
-            path=str(path),
-        ) from None
+        raise _cannot_write(path, error) from None
+    return _written(path, page, data)
+
+
+def _cannot_write(path: Path, error: OSError) -> ReportError:
+    return ReportError(
+        f"cannot write the report to {path}: {error.strerror or error}; "
+        "choose another file with -o FILE",
+        path=str(path),
+    )
+
+
+def _written(path: Path, page: bytes, data: Mapping[str, Any]) -> Report:
     log.info("wrote %s (%d bytes)", path, len(page))
     return Report(path, data["snapshot"]["id"], len(page))
 

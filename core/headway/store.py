@@ -228,6 +228,31 @@ CREATE TABLE rejected (
 );
 """
 
+
+def _unaligned_view(end: str) -> str:
+    """The ``unaligned_items`` view, counting what occurred before ``end``."""
+    return f"""CREATE VIEW unaligned_items AS
+SELECT
+    s.id AS snapshot_id,
+    i.source,
+    i.id,
+    i.key,
+    i.kind,
+    i.title,
+    i.url,
+    i.project,
+    a.team,
+    i.occurred_at,
+    i.effort,
+    a.reason
+FROM latest_snapshot AS s
+JOIN assignments AS a ON a.rules_hash = s.rules_hash AND a.category = 'unaligned'
+JOIN items AS i ON i.source = a.source AND i.id = a.item_id
+WHERE a.occurred_at >= s.period_start
+    AND a.occurred_at < {end};
+"""
+
+
 # What scoring writes. Snapshot rows are immutable (triggers refuse UPDATE);
 # `assignments` is a cache of classification per rule set, derived from
 # `items` and rewritten as items change. docs/store.md describes each column.
@@ -358,51 +383,13 @@ SELECT
         / nullif(sum(effort), 0) AS unaligned
 FROM allocations
 GROUP BY snapshot_id, team;
-CREATE VIEW unaligned_items AS
-SELECT
-    s.id AS snapshot_id,
-    i.source,
-    i.id,
-    i.key,
-    i.kind,
-    i.title,
-    i.url,
-    i.project,
-    a.team,
-    i.occurred_at,
-    i.effort,
-    a.reason
-FROM latest_snapshot AS s
-JOIN assignments AS a ON a.rules_hash = s.rules_hash AND a.category = 'unaligned'
-JOIN items AS i ON i.source = a.source AND i.id = a.item_id
-WHERE a.occurred_at >= s.period_start
-    AND a.occurred_at < min(s.period_end, coalesce(s.as_of, s.period_end));
-"""
+""" + _unaligned_view("min(s.period_end, coalesce(s.as_of, s.period_end))")
 
 # A snapshot counts the effort that occurred by its moment (``taken_at``),
 # not what is scheduled later in the period.
-_UNALIGNED_BY_MOMENT = """
-DROP VIEW unaligned_items;
-CREATE VIEW unaligned_items AS
-SELECT
-    s.id AS snapshot_id,
-    i.source,
-    i.id,
-    i.key,
-    i.kind,
-    i.title,
-    i.url,
-    i.project,
-    a.team,
-    i.occurred_at,
-    i.effort,
-    a.reason
-FROM latest_snapshot AS s
-JOIN assignments AS a ON a.rules_hash = s.rules_hash AND a.category = 'unaligned'
-JOIN items AS i ON i.source = a.source AND i.id = a.item_id
-WHERE a.occurred_at >= s.period_start
-    AND a.occurred_at < min(s.period_end, s.taken_at);
-"""
+_UNALIGNED_BY_MOMENT = "DROP VIEW unaligned_items;\n" + _unaligned_view(
+    "min(s.period_end, s.taken_at)"
+)
 
 #: The schema, in order. Append; never edit a migration that has shipped.
 MIGRATIONS: list[Migration] = [
