@@ -323,11 +323,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     # the logging is set up from -v and -q.
     early = _Keep()
     logger = logging.getLogger("headway")
+    level, propagate = logger.level, logger.propagate
+    # Every level is kept (a failed plugin's traceback is a debug record),
+    # and none goes further until -v or -q says which are shown.
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
     logger.addHandler(early)
     try:
         plugins = get_plugins()
     finally:
         logger.removeHandler(early)
+        logger.setLevel(level)
+        logger.propagate = propagate
     cli = build_cli(plugins)
     # What starting made (modules, classes, plugins) lives as long as the
     # process. Frozen, the collector stops scanning it over and over during

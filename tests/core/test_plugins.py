@@ -82,6 +82,27 @@ def test_headway_plugins_lists_load_errors_and_other_commands_still_work(
     assert init.exit_code == 0, init.output
 
 
+def test_a_failed_plugins_traceback_shows_at_debug_only(installed, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(installed), "HEADWAY_DEBUG": "1"}
+    env.pop("HEADWAY_LOAD_PLUGINS", None)
+
+    def plugins(*flags: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "headway", *flags, "plugins"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stderr
+
+    debug = plugins("-vv")
+    assert "Traceback" in debug and "fake_broken_plugin.py" in debug, debug
+    plain = plugins()
+    assert "plugin broken could not be loaded" in plain and "Traceback" not in plain
+    assert plugins("-q") == ""
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [("good", {"good"}), ("", set()), ("good, broken", {"good", "broken"})],
