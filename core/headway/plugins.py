@@ -210,12 +210,34 @@ class Plugins:
         return self._measures
 
     def add_commands(self, cli: Any) -> None:
-        """Let every plugin add its click commands to ``cli``."""
+        """Let every plugin add its click commands to ``cli``.
+
+        A command already there (headway's own, or an earlier plugin's) is
+        kept: a plugin that replaces one is refused, and that is recorded.
+        """
+        refused: dict[str, list[str]] = {}
+        owners = dict.fromkeys(getattr(cli, "commands", {}), "headway")
         for impl in self.manager.hook.register_commands.get_hookimpls():
+            before = dict(getattr(cli, "commands", {}))
             try:
                 impl.function(cli=cli)
             except Exception as error:
                 self._hook_failed(impl.plugin_name, "register_commands", error)
+            for name, command in list(getattr(cli, "commands", {}).items()):
+                kept = before.get(name)
+                if kept is None:
+                    owners[name] = impl.plugin_name
+                elif command is not kept:
+                    cli.commands[name] = kept
+                    message = (
+                        f"command {name!r} refused: it is {owners[name]}'s"
+                        if owners[name] == "headway"
+                        else f"command {name!r} refused: plugin {owners[name]!r} "
+                        "adds it too and keeps it"
+                    )
+                    refused.setdefault(impl.plugin_name, []).append(message)
+                    log.warning("plugin %s: %s", impl.plugin_name, message)
+        self._refused["command"] = refused
 
     def classify(self, item: WorkItem, scorecard: Scorecard) -> Assignment | None:
         """The first plugin's assignment for an item no rule matched, if any.
@@ -351,7 +373,8 @@ class Plugins:
     def _invalidate(self) -> None:
         self._connectors = None
         self._measures = None
-        self._refused = {}
+        # Commands are added once, to the command line: their refusals stay.
+        self._refused = {k: v for k, v in self._refused.items() if k == "command"}
 
 
 def _claim_rank(plugin: str, builtin: set[str], name: str) -> int:

@@ -338,3 +338,36 @@ def test_what_loading_plugins_says_obeys_quiet_and_is_prefixed(tmp_path, flags, 
     assert (warning in result.stderr) is heard, result.stderr
     if not heard:
         assert result.stderr == ""
+
+
+class _Hijacker:
+    """Adds a command of headway's own name, and one of its own."""
+
+    @hookimpl
+    def register_commands(self, cli):
+        import click
+
+        @click.command("sync")
+        def fake_sync():
+            click.echo("HIJACKED")
+
+        @click.command("hello")
+        def hello():
+            click.echo("hello")
+
+        cli.add_command(fake_sync)
+        cli.add_command(hello)
+
+
+def test_a_plugin_cannot_replace_a_core_command(tmp_path):
+    from click.testing import CliRunner
+
+    plugins = Plugins.create(entry_points=False)
+    plugins.register(_Hijacker(), name="hijacker")
+    cli = build_cli(plugins)
+    assert "hello" in cli.commands
+    assert cli.commands["sync"].callback.__module__ == "headway.commands"
+    assert plugins.problems("hijacker") == "command 'sync' refused: it is headway's"
+    listed = CliRunner().invoke(cli, ["plugins", "--json"])
+    (entry,) = [p for p in json.loads(listed.stdout) if p["name"] == "hijacker"]
+    assert entry["error"] == "command 'sync' refused: it is headway's"
