@@ -57,6 +57,7 @@ class App:
                 self._config = load_config(
                     self.config_path,
                     plugins=self.plugins.connectors().keys(),
+                    unavailable=self.plugins.unavailable(),
                     functions=self.plugins.measures().keys(),
                     period=period,
                 )

@@ -134,6 +134,7 @@ def demo(app: App, folder: str, seed: int) -> None:
     config = load_config(
         path,
         plugins=app.plugins.connectors().keys(),
+        unavailable=app.plugins.unavailable(),
         functions=app.plugins.measures().keys(),
     )
     app.use_config(config)

@@ -193,6 +193,7 @@ def load_config(
     functions: Collection[str] | None = None,
     period: str | None = None,
     environ: Mapping[str, str] | None = None,
+    unavailable: Mapping[str, str] | None = None,
 ) -> Config:
     """Read and validate a configuration file.
 
@@ -200,6 +201,9 @@ def load_config(
     :param plugins: connector names that exist; sources naming another are a
         problem. ``None`` skips that check.
     :param functions: measure function names that exist, checked likewise.
+    :param unavailable: why a plugin named like a missing connector is not
+        there (it failed to load, or ``HEADWAY_LOAD_PLUGINS`` left it out),
+        said instead of "install its package".
     :param period: overrides ``[scorecard] period`` (the ``--period`` option).
     :param environ: where ``${VAR}`` values come from (default ``os.environ``).
     :raises ConfigError: listing every problem found.
@@ -222,6 +226,7 @@ def load_config(
         functions=functions,
         period=period,
         environ=environ,
+        unavailable=unavailable,
     )
 
 
@@ -233,6 +238,7 @@ def parse_config(
     functions: Collection[str] | None = None,
     period: str | None = None,
     environ: Mapping[str, str] | None = None,
+    unavailable: Mapping[str, str] | None = None,
 ) -> Config:
     """Validate configuration data already parsed from TOML.
 
@@ -266,7 +272,9 @@ def parse_config(
     measures = _read_measures(reader, reader.array(data, "measures"))
     key_results = _read_key_results(reader, reader.array(data, "key_results"))
     rules = _read_rules(reader, reader.array(data, "rules"))
-    sources = _read_sources(reader, reader.table(data, "sources"), plugins)
+    sources = _read_sources(
+        reader, reader.table(data, "sources"), plugins, unavailable or {}
+    )
 
     _check_references(
         reader, perspectives, objectives, measures, key_results, rules, teams
@@ -883,7 +891,10 @@ def _read_rule_assignment(
 
 
 def _read_sources(
-    reader: _Reader, table: Mapping[str, Any], plugins: Collection[str] | None
+    reader: _Reader,
+    table: Mapping[str, Any],
+    plugins: Collection[str] | None,
+    unavailable: Mapping[str, str],
 ) -> dict[str, SourceConfig]:
     sources = {}
     for name, entry in table.items():
@@ -904,7 +915,13 @@ def _read_sources(
                 f"{path}.enabled", f"must be true or false, got {_kind(enabled)}"
             )
             enabled = True
-        if plugin and plugin.strip() and plugins is not None and plugin not in plugins:
+        missing = plugin and plugin.strip() and plugins is not None
+        if missing and plugin not in plugins and plugin in unavailable:
+            reader.problem(
+                f"{path}.plugin",
+                f"connector {plugin!r} is unavailable: {unavailable[plugin]}",
+            )
+        elif missing and plugin not in plugins:
             known = ", ".join(sorted(plugins)) or "none"
             # Suggest a package only for a name a package could have; the
             # message must stay on one line whatever the file holds.

@@ -64,6 +64,8 @@ class Plugins:
     def __init__(self, manager: pluggy.PluginManager):
         self.manager = manager
         self.load_errors: dict[str, str] = {}
+        #: Installed plugins not loaded, by name: what left them out.
+        self.left_out: dict[str, str] = {}
         self._versions: dict[str, tuple[str | None, str | None]] = {}
         self._builtin: set[str] = set()
         self._connectors: dict[str, ConnectorType] | None = None
@@ -131,6 +133,7 @@ class Plugins:
         found: set[str] = set()
         for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
             if wanted is not None and entry_point.name not in wanted:
+                self.left_out[entry_point.name] = source
                 continue
             found.add(entry_point.name)
             if self.manager.has_plugin(entry_point.name):
@@ -310,6 +313,23 @@ class Plugins:
             version, package = self._versions.get(name, (None, None))
             result.append(PluginInfo(name, version, package, error=error))
         return sorted(result, key=lambda info: info.name)
+
+    def unavailable(self) -> dict[str, str]:
+        """Why each plugin that is not loaded is not, by name: for a source
+        that names a connector of that name."""
+        found = {
+            name: f"plugin {name} could not be loaded ({error}); `headway -vv "
+            "plugins` shows why"
+            for name, error in self.load_errors.items()
+            if not error.startswith("not installed")
+        }
+        for name, source in self.left_out.items():
+            found.setdefault(
+                name,
+                f"plugin {name} is installed, but {source} leaves it out; add it "
+                "there to use it",
+            )
+        return found
 
     def problems(self, name: str) -> str | None:
         """What went wrong with a loaded plugin: a failed hook, refused

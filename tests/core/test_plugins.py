@@ -371,3 +371,31 @@ def test_a_plugin_cannot_replace_a_core_command(tmp_path):
     listed = CliRunner().invoke(cli, ["plugins", "--json"])
     (entry,) = [p for p in json.loads(listed.stdout) if p["name"] == "hijacker"]
     assert entry["error"] == "command 'sync' refused: it is headway's"
+
+
+@pytest.mark.parametrize(
+    ("load", "words"),
+    [
+        (None, "plugin broken could not be loaded (ImportError: headway-broken"),
+        ("good", "plugin broken is installed, but HEADWAY_LOAD_PLUGINS leaves it out"),
+    ],
+    ids=["failed-to-load", "left-out"],
+)
+def test_a_source_of_an_unavailable_plugin_says_why(
+    installed, tmp_path, monkeypatch, load, words
+):
+    from click.testing import CliRunner
+
+    if load is None:
+        monkeypatch.delenv("HEADWAY_LOAD_PLUGINS", raising=False)
+    else:
+        monkeypatch.setenv("HEADWAY_LOAD_PLUGINS", load)
+    config = tmp_path / "headway.toml"
+    config.write_text('[scorecard]\nname = "S"\n[sources.x]\nplugin = "broken"\n')
+    cli = build_cli(Plugins.create())
+    result = CliRunner().invoke(cli, ["--config", str(config), "-q", "sync"])
+    assert result.exit_code == 1
+    assert f"sources.x.plugin: connector 'broken' is unavailable: {words}" in (
+        result.stderr
+    ), result.stderr
+    assert "pip install headway-broken" not in result.stderr
