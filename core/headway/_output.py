@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -41,8 +42,24 @@ def console(stderr: bool = False) -> Console:
 
 
 def print_json(data: Any) -> None:
-    """Print data as indented JSON on stdout."""
-    click.echo(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False))
+    """Print data as indented JSON on stdout: strict JSON, so an infinite or
+    NaN number (SQLite's ``1e999``) is written as ``null``."""
+    options = {"indent": 2, "default": _json_default, "ensure_ascii": False}
+    try:
+        text = json.dumps(data, allow_nan=False, **options)
+    except ValueError:
+        text = json.dumps(_finite(data), allow_nan=False, **options)
+    click.echo(text)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def print_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -177,6 +177,20 @@ def test_query_binds_parameters(synced, run_cli):
     assert json.loads(result.stdout) == [{"n": 1}]
 
 
+def test_query_json_is_strict_json_even_for_an_infinite_number(synced, run_cli):
+    result = run_cli(
+        "--config", str(synced), "query", "select 1e999 as big, 2.5 as small", "--json"
+    )
+    assert result.exit_code == 0, result.output
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    assert json.loads(result.stdout, parse_constant=refuse) == [
+        {"big": None, "small": 2.5}
+    ]
+
+
 def test_query_refuses_writes_and_leaves_the_file_alone(synced, run_cli):
     db = synced.parent / "headway.db"
     conn = sqlite3.connect(db)
