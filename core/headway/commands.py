@@ -315,9 +315,9 @@ def state() -> None:
 def state_show(app: App, source: str | None, as_json: bool) -> None:
     """Show saved cursors, of one SOURCE or all."""
     config = app.config()
-    if source is not None and source not in config.sources:
-        raise HeadwayError(f"no source {source!r} in the configuration")
     with app.store(config, create=False) as store:
+        if source is not None:
+            _known_source(store, config, source)
         sql = (
             "SELECT source, stream, partition, state, updated_at, run_id "
             "FROM sync_state"
@@ -343,12 +343,26 @@ def state_show(app: App, source: str | None, as_json: bool) -> None:
 def state_reset(app: App, source: str, stream: str | None) -> None:
     """Forget SOURCE's cursors, so its next sync reads everything again."""
     config = app.config()
-    if source not in config.sources:
-        raise HeadwayError(f"no source {source!r} in the configuration")
     with app.store(config) as store:
+        _known_source(store, config, source)
         store.acquire_lock("state reset")
         dropped = store.reset_state(source, stream)
     click.echo(f"Dropped {dropped} cursor(s) of {source}; its next sync is a full one.")
+
+
+def _known_source(store: Store, config: Config, source: str) -> None:
+    """Refuse a source neither configured nor holding cursors (a source
+    renamed or removed keeps its cursors until they are reset)."""
+    if source in config.sources:
+        return
+    found = store.conn.execute(
+        "SELECT 1 FROM sync_state WHERE source = ? LIMIT 1", (source,)
+    ).fetchone()
+    if found is None:
+        raise HeadwayError(
+            f"no source {source!r} in the configuration or among the store's "
+            "cursors; `headway state show` lists them"
+        )
 
 
 def _as_of(value: datetime | None) -> date | None:

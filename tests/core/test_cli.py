@@ -227,6 +227,18 @@ def test_state_show_and_reset(synced, run_cli):
     assert unknown.exit_code == 1 and "no source 'nope'" in unknown.stderr
 
 
+def test_the_cursors_of_a_renamed_source_can_be_shown_and_reset(synced, run_cli):
+    text = synced.read_text(encoding="utf-8").replace("[sources.alpha]", "[sources.a2]")
+    synced.write_text(text, encoding="utf-8")
+    shown = run_cli("--config", str(synced), "state", "show", "alpha", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert [row["source"] for row in json.loads(shown.stdout)] == ["alpha"]
+    reset = run_cli("--config", str(synced), "state", "reset", "alpha")
+    assert reset.exit_code == 0 and "Dropped 1 cursor" in reset.stdout
+    again = run_cli("--config", str(synced), "state", "reset", "alpha")
+    assert again.exit_code == 1 and "no source 'alpha'" in again.stderr
+
+
 def test_demo_builds_a_workspace(run_cli, tmp_path):
     result = run_cli("demo", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output
