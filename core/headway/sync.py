@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,20 @@ class _Built:
     connector: Connector
 
 
+class _Crashed:
+    """Stands for a connector that crashed reading its table: running it
+    fails that source alone, with the crash."""
+
+    def __init__(self, crash: PluginError):
+        self.crash = crash
+
+    def read(self, state: State) -> Iterator[Page]:
+        raise self.crash
+
+    def check(self) -> None:
+        raise self.crash
+
+
 @attrs.frozen
 class _Done:
     source: str
@@ -194,6 +208,7 @@ def build_connectors(
     environ: Any = None,
     secrets: bool = True,
     file: Path | None = None,
+    keep_crashed: bool = False,
 ) -> list[_Built]:
     """Build and validate the connector of each source.
 
@@ -204,7 +219,12 @@ def build_connectors(
         :func:`~headway.config.resolve_options`); without them the connectors
         are built to be validated, not run.
     :param file: the configuration file, when ``config`` is ``None``.
+    :param keep_crashed: a connector that crashes reading its table stands
+        in the list as one that fails when run, so the other sources still
+        sync; otherwise that crash is raised.
     :raises ConfigError: every problem of every source, with key paths.
+    :raises PluginError: a connector crashed reading its table (unless
+        ``keep_crashed``).
     """
     if config is not None:
         file = config.file
@@ -244,7 +264,11 @@ def build_connectors(
             problems += [p for p in error.problems if p.path not in explained]
             continue
         except Exception as bug:
-            raise _crashed(kind, source.name, "reading its table", bug) from None
+            crash = _crashed(kind, source.name, "reading its table", bug)
+            if not keep_crashed:
+                raise crash from None
+            built.append(_Built(source, kind, context, _Crashed(crash)))
+            continue
         problems += missing
         if not missing:
             built.append(_Built(source, kind, context, connector))
@@ -304,7 +328,13 @@ def plan_sync(
     stop = threading.Event()
     sources = select_sources(config, names)
     built = build_connectors(
-        config, plugins, sources, full=full, stop=stop, environ=environ
+        config,
+        plugins,
+        sources,
+        full=full,
+        stop=stop,
+        environ=environ,
+        keep_crashed=True,
     )
     return SyncPlan(built, full, stop)
 

@@ -209,18 +209,25 @@ def fragile(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Plugins]
 
 
 @pytest.mark.parametrize("fragile", ["factory"], indirect=True)
-def test_a_connector_that_crashes_on_its_table_stops_the_sync_before_any_work(
+def test_a_connector_that_crashes_on_its_table_fails_its_source_and_the_others_sync(
     fragile: Plugins, tmp_path: Path
 ) -> None:
-    result = run(fragile, tmp_path, "sync")
+    result = run(fragile, tmp_path, "sync", "--json")
 
     assert result.exit_code == 1
-    assert result.stderr.startswith(
-        "Error: sources.fragile: connector 'fragile' (plugin fragile-plugin) crashed "
+    rows = {row["source"]: row for row in json.loads(result.stdout)}
+    assert rows["tickets"]["status"] == "ok" and rows["tickets"]["items"] > 0
+    assert rows["fragile"]["status"] == "failed"
+    assert rows["fragile"]["error"].startswith(
+        "sources.fragile: connector 'fragile' (plugin fragile-plugin) crashed "
         "reading its table: KeyError: 'url'. This is a bug in the plugin"
-    ), result.stderr
+    ), rows["fragile"]["error"]
     assert "Traceback" not in result.output
-    assert not (tmp_path / "headway.db").exists(), "nothing ran before the crash"
+    with sqlite3.connect(tmp_path / "headway.db") as conn:
+        (status,) = conn.execute(
+            "SELECT status FROM runs WHERE source = 'fragile'"
+        ).fetchone()
+    assert status == "failed", "its run row records the crash"
 
 
 @pytest.mark.parametrize("fragile", ["check"], indirect=True)
