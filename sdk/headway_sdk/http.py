@@ -400,7 +400,13 @@ class HttpClient:
             self._respect_budget()
             exchange = self._exchange(request)
             verdict = self.classifier.classify(exchange)
-            if self.budget is not None and exchange.response is not None:
+            if (
+                self.budget is not None
+                and exchange.response is not None
+                and exchange.status != 401
+            ):
+                # A refused token's answer carries the quota of anonymous
+                # callers (GitHub: 60 an hour, per address), not this one's.
                 self.budget.observe(exchange.response.headers, self.clock.now())
             if verdict.action is Action.OK:
                 return self._accept(exchange)

@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from headway.errors import StopSource
-from headway_sdk import HttpClient, Quota, RateBudget, RetryPolicy, read_rate_headers
+from headway_sdk import (
+    AuthError,
+    HttpClient,
+    Quota,
+    RateBudget,
+    RetryPolicy,
+    read_rate_headers,
+)
 from headway_sdk.ratelimit import reset_wait
 from headway_sdk.testing import FakeResponse
 
@@ -156,3 +163,24 @@ def test_a_pause_over_max_wait_stops_the_source(fake_api, clock):
     with pytest.raises(StopSource, match="over max_wait"):
         client.get("/x")
     assert clock.sleeps == []
+
+
+def test_a_refused_tokens_answer_does_not_count_against_the_budget(fake_api, clock):
+    # GitHub answers a bad token with the anonymous quota of the address
+    # (60 an hour, nearly spent on a shared runner): not this token's.
+    anonymous = {
+        "X-RateLimit-Remaining": "2",
+        "X-RateLimit-Limit": "60",
+        "X-RateLimit-Reset": str(int(clock.now().timestamp()) + 3000),
+    }
+    fake_api.add(
+        "GET",
+        "/x",
+        FakeResponse(401, json={"message": "Bad credentials"}, headers=anonymous),
+        repeat=True,
+    )
+    client = HttpClient(fake_api.url, clock=clock, budget=RateBudget())
+    for _ in range(2):
+        with pytest.raises(AuthError, match="Bad credentials"):
+            client.get("/x")
+    assert clock.sleeps == [] and client.budget.quota is None

@@ -139,6 +139,8 @@ class FakeGitHub:
         self.renamed: dict[str, str] = {}
         self.orgs: dict[str, int] = {}
         self.quota = Quota()
+        #: The anonymous quota of the caller's address, which 401s carry.
+        self.anonymous = Quota(limit=60, remaining=60)
         #: Called with each request before it is answered (changes mid-sync).
         self.before: list[Callable[[RecordedRequest], None]] = []
         #: How many requests were answered 304 Not Modified.
@@ -300,10 +302,14 @@ class FakeGitHub:
             for hook in self.before:
                 hook(request)
             now = get_clock().now()
-            rate = self.quota.headers(now)
             auth = request.headers.get("authorization", "")
             if auth not in (f"Bearer {GOOD_TOKEN}", f"token {GOOD_TOKEN}"):
-                return _error(401, "Bad credentials", rate)
+                # A refused token is answered as an anonymous caller: the
+                # address's own quota of 60 an hour, counting down.
+                anonymous = self.anonymous.headers(now)
+                self.anonymous.remaining = max(0, self.anonymous.remaining - 1)
+                return _error(401, "Bad credentials", anonymous)
+            rate = self.quota.headers(now)
             if self.quota.remaining <= 0:
                 return _error(403, _PRIMARY_MESSAGE, rate)
             match = compiled.fullmatch(request.path)
@@ -465,9 +471,10 @@ def _error(status: int, message: str, headers: dict[str, str]) -> FakeResponse:
     )
 
 
-def secondary_limit(quota: Quota | None = None, **headers: str) -> FakeResponse:
-    """GitHub's secondary rate limit answer: a 403 that names no wait."""
-    rate = (quota or Quota()).headers(get_clock().now())
+def secondary_limit(quota: Quota, **headers: str) -> FakeResponse:
+    """GitHub's secondary rate limit answer: a 403 that names no wait, with
+    the token's primary quota as it stands (``quota``), as every answer."""
+    rate = quota.headers(get_clock().now())
     return FakeResponse(
         403,
         json={

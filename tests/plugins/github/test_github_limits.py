@@ -170,7 +170,7 @@ def test_a_secondary_limit_without_retry_after_waits_a_minute_then_more(
     github: FakeGitHub, sync: Sync, fake_api: FakeApi, clock: FakeClock, tmp_path: Path
 ) -> None:
     fill(github, github.add_repo("acme/web"), 10, every=timedelta(hours=1))
-    fake_api.inject(secondary_limit(), secondary_limit())
+    fake_api.inject(secondary_limit(github.quota), secondary_limit(github.quota))
 
     result = sync(repos=["acme/web"], page_size=4)
 
@@ -187,7 +187,7 @@ def test_a_secondary_limit_with_retry_after_waits_that_long(
     github: FakeGitHub, sync: Sync, fake_api: FakeApi, clock: FakeClock
 ) -> None:
     fill(github, github.add_repo("acme/web"), 3, every=timedelta(hours=1))
-    fake_api.inject(secondary_limit(**{"Retry-After": "30"}))
+    fake_api.inject(secondary_limit(github.quota, **{"Retry-After": "30"}))
 
     assert sync(repos=["acme/web"]).status == "ok"
 
@@ -221,7 +221,7 @@ def test_a_secondary_limit_that_does_not_lift_ends_partial_and_resumes(
 
     def limited(request: RecordedRequest) -> FakeResponse:
         served.append(request)
-        return secondary_limit()
+        return secondary_limit(github.quota)
 
     # The third request and every retry of it meet the secondary limit.
     fake_api.inject(
@@ -248,7 +248,9 @@ def test_an_org_listing_held_by_a_secondary_limit_ends_partial(
     github: FakeGitHub, sync: Sync, fake_api: FakeApi, clock: FakeClock
 ) -> None:
     fill(github, github.add_repo("acme/web"), 3, every=timedelta(hours=1))
-    fake_api.inject(*[secondary_limit()] * 3, method="GET", path="/orgs/acme/repos")
+    fake_api.inject(
+        *[secondary_limit(github.quota)] * 3, method="GET", path="/orgs/acme/repos"
+    )
 
     first = sync(org="acme", retries=2)
 
@@ -286,3 +288,21 @@ def test_a_limit_after_a_failed_repository_keeps_that_failure_in_the_error(
     assert "over max_wait" in error
     assert "before that, 1 repository(ies) could not be read" in error
     assert "acme/gone: not found (HTTP 404)" in error
+
+
+def test_requests_stay_paced_after_a_secondary_limit(
+    github: FakeGitHub, sync: Sync, fake_api: FakeApi, clock: FakeClock
+) -> None:
+    # 900 of 5000 left: paced. A secondary limit carries that same quota, so
+    # the pace goes on after it.
+    fill(github, github.add_repo("acme/web"), 12, every=timedelta(hours=1))
+    github.quota.remaining = 900
+    fake_api.inject(secondary_limit(github.quota))
+
+    result = sync(repos=["acme/web"], page_size=5)
+
+    assert result.status == "ok", result.error
+    # Every request after the first is paced, the retry of the limited one
+    # included: the limit's answer did not make the quota look fresh.
+    paced = [wait for wait in clock.sleeps if 5.0 < wait < 6.0]
+    assert len(paced) == result.stats.requests - 1, clock.sleeps

@@ -240,6 +240,23 @@ def test_a_refused_token_is_one_clear_message(
     assert "ghp_wrong0000" not in (result.error or "")
 
 
+def test_a_refused_token_fails_even_when_the_address_quota_is_nearly_spent(
+    github: FakeGitHub, sync: Sync, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shared CI runner: its address has used up most of the anonymous 60
+    # an hour, which GitHub's 401s carry. That is not this token's quota.
+    github.anonymous.remaining = 8
+    for name in ("acme/web", "acme/infra", "acme/api"):
+        github.add_repo(name)
+    monkeypatch.setattr("tests.plugins.github.conftest.GOOD_TOKEN", "ghp_wrong0000")
+
+    result = sync(repos=["acme/web", "acme/infra", "acme/api"])
+
+    assert result.status == "failed", result.error
+    assert "refused the token" in (result.error or "")
+    assert "rate budget" not in (result.error or "")
+
+
 def test_a_refused_token_stops_after_two_repositories(
     github: FakeGitHub,
     sync: Sync,
