@@ -9,6 +9,13 @@ listing is complete, the ``ETag`` of the request the next sync will send:
 an unchanged repository then answers ``304 Not Modified``, which costs no
 rate-limit quota.
 
+A repository with issues turned off answers ``/issues`` with ``410 Gone``
+(and an organisation lists it with ``has_issues`` false): its pull requests
+are read from ``GET /repos/{owner}/{repo}/pulls?state=all&sort=updated
+&direction=desc`` instead, newest update first, until a page reaches back
+past the watermark (``/pulls`` has no ``since``). Their state, in the same
+row, says ``"listing": "pulls"``.
+
 Rate limits: every answer's ``x-ratelimit-remaining`` and
 ``x-ratelimit-reset`` feed the SDK's rate budget, which slows requests down
 before the quota runs out; a primary limit (403 or 429 with nothing
@@ -153,7 +160,14 @@ class Issues(HttpStream):
         ``304`` means nothing changed, and nothing is stored. A complete
         listing ends with the ``ETag`` the next sync sends (read with one
         more request when the watermark moved).
+
+        The state of a ``/pulls`` listing (issues were off) is not this
+        listing's: the repository is then listed in full, and its sweep
+        buries the ``pull:`` items, which this listing stores again under
+        their issue ids.
         """
+        if _pulls_state(saved):
+            saved = None
         run = self.cursor().begin(
             saved, now=self.client.clock.now(), full=self.context.full
         )
@@ -320,11 +334,93 @@ class _Walk:
         """Whether this listing saw every item: a full one, nothing moved."""
         return self.run.full and self.floor is None
 
-    def sweep(self, partition: str) -> Sweep:
-        """Tombstone the repository's stored items this listing did not see."""
-        return Sweep(
-            keep=frozenset(self.kept), scope={"project": self.project or partition}
+    def sweep(self, partition: str, kind: str | None = None) -> Sweep:
+        """Tombstone the repository's stored items (of ``kind``, if given)
+        this listing did not see."""
+        scope = {"project": self.project or partition}
+        if kind:
+            scope["kind"] = kind
+        return Sweep(keep=frozenset(self.kept), scope=scope)
+
+
+class Pulls(HttpStream):
+    """Pull requests of one repository with issues turned off, newest first.
+
+    Its state shares the ``issues`` row of the repository, marked
+    ``"listing": "pulls"``, so that a repository whose issues come back (or
+    go) is listed afresh by the other listing, whose sweep buries what this
+    one stored: a pull request is never stored under two ids.
+    """
+
+    name = "issues"
+    connector: GitHubConnector
+
+    def __init__(self, connector: GitHubConnector):
+        super().__init__(connector)
+        self.mapper = IssueMapper(connector.config, connector.context.name)
+
+    def cursor(self) -> WatermarkCursor:
+        """The updated-at watermark, saved once a listing is complete."""
+        return WatermarkCursor(
+            start=self.config.start, lookback=self.config.lookback, ordered=False
         )
+
+    def request(self, partition: str, run: CursorRun) -> Request:
+        """``state=all``, newest update first: ``/pulls`` has no ``since``."""
+        params = {
+            "state": "all",
+            "sort": "updated",
+            "direction": "desc",
+            "per_page": self.config.page_size,
+        }
+        return Request("GET", f"/repos/{partition}/pulls", params=params)
+
+    def parse_record(self, raw: Any, partition: str) -> WorkItem:
+        """One pull request as a work item, with a ``pull:`` id."""
+        return self.mapper.pull(raw, partition)
+
+    def read(self, partition: str, saved: Mapping[str, Any] | None) -> Iterator[Page]:
+        """The pages of one repository's pull requests back to its watermark.
+
+        Paging stops at the first page that reaches past ``since`` (the
+        watermark minus the lookback, or ``start``); its older pulls are
+        left out, as ``since`` leaves them out of ``/issues``. The watermark
+        is saved only when the listing completes: the order is newest first,
+        so an interrupted listing has not yet seen what lies between.
+        """
+        own = saved if _pulls_state(saved) else None
+        run = self.cursor().begin(
+            own, now=self.client.clock.now(), full=self.context.full
+        )
+        walk = _Walk(run)
+        since = run.since
+        for page in self.paginator().walk(
+            self.client, self.request(partition, run), self.extract
+        ):
+            records = self.parse(page, partition)
+            times = [
+                r.updated_at
+                for r in records
+                if isinstance(r, WorkItem) and r.updated_at is not None
+            ]
+            if since is not None:
+                records = [r for r in records if not _older(r, since)]
+            walk.observe(page, records)
+            done = page.last or (
+                since is not None and min(times, default=since) < since
+            )
+            if not done:
+                yield Page(records, self.name, partition, None)
+                if self.context.stop.is_set():
+                    return
+                continue
+            if walk.complete_census():
+                # Also buries a repository's pull requests stored under their
+                # issue ids while its issues were on.
+                records.append(walk.sweep(partition, kind="pull_request"))
+            state = {"listing": "pulls", **(walk.state() or {})}
+            yield Page(records, self.name, partition, state)
+            return
 
 
 class GitHubConnector(Connector[GitHubConfig]):
@@ -336,7 +432,10 @@ class GitHubConnector(Connector[GitHubConfig]):
     def __init__(self, config: GitHubConfig, context: SourceContext):
         super().__init__(config, context)
         self._repositories: list[str] | None = None
+        #: Repositories the org listing says have issues off (lower case).
+        self._without_issues: set[str] = set()
         self.issues = Issues(self)
+        self.pulls = Pulls(self)
 
     @classmethod
     def build(cls, context: SourceContext) -> GitHubConnector:
@@ -378,7 +477,7 @@ class GitHubConnector(Connector[GitHubConfig]):
 
     def repositories(self) -> list[str]:
         """The repositories to read: ``repos``, or the org's, listed afresh
-        on every sync (minus ``exclude``, and those with issues turned off).
+        on every sync (minus ``exclude``, and disabled ones).
 
         :raises HttpError: the organisation cannot be listed.
         """
@@ -392,16 +491,18 @@ class GitHubConnector(Connector[GitHubConfig]):
     def _org_repositories(self, org: str) -> list[str]:
         params = {"type": "all", "sort": "full_name", "per_page": self.config.page_size}
         request = Request("GET", f"/orgs/{org}/repos", params=params)
-        names, without_issues = [], []
+        names, disabled = [], []
         try:
             for page in LinkHeaderPaginator().walk(self.client, request, _body_list):
                 for repo in page.records:
                     name = repo.get("full_name") if isinstance(repo, Mapping) else None
                     if not isinstance(name, str) or self._excluded(name):
                         continue
-                    if repo.get("has_issues") is False or repo.get("disabled"):
-                        without_issues.append(name)
+                    if repo.get("disabled"):
+                        disabled.append(name)
                         continue
+                    if repo.get("has_issues") is False:
+                        self._without_issues.add(name.lower())
                     names.append(name)
         except AuthError as error:
             raise AuthError(
@@ -415,12 +516,11 @@ class GitHubConnector(Connector[GitHubConfig]):
                 status=404,
                 url=error.url,
             ) from None
-        if without_issues:
+        if disabled:
             message = (
-                f"{len(without_issues)} repositories of {org} have issues turned off "
-                "(or are disabled), so GitHub lists none of their pull requests "
-                f"through /issues; skipped: {', '.join(without_issues[:10])}"
-                + (", ..." if len(without_issues) > 10 else "")
+                f"{len(disabled)} repositories of {org} are disabled, so GitHub "
+                f"serves nothing of them; skipped: {', '.join(disabled[:10])}"
+                + (", ..." if len(disabled) > 10 else "")
             )
             self.log.warning("%s", message)
             self.context.stats.note(message)
@@ -494,17 +594,11 @@ class GitHubConnector(Connector[GitHubConfig]):
                 if self.context.stop.is_set():
                     return
                 try:
-                    yield from stream.read(repo, state.get(stream.name, repo))
+                    yield from self._read_repository(repo, state.get(stream.name, repo))
                 except RetriesExhaustedError as error:
                     if _rate_limited(error):
                         raise self._throttled(repo, error) from None
                     failure: Failure = error
-                except GoneError as error:
-                    if "disabled" in (error.detail or "").lower():
-                        self._note_issues_off(repo)
-                        streak.clear()
-                        continue
-                    failure = error
                 except (HttpError, PaginationError) as error:
                     failure = error
                 else:
@@ -535,13 +629,22 @@ class GitHubConnector(Connector[GitHubConfig]):
                 redact(_summary(failures, len(repositories))), source=self.context.name
             )
 
-    def _note_issues_off(self, repo: str) -> None:
-        message = (
-            f"{repo} has issues turned off, so GitHub lists none of its "
-            "pull requests through /issues; nothing was read from it"
+    def _read_repository(
+        self, repo: str, saved: Mapping[str, Any] | None
+    ) -> Iterator[Page]:
+        """One repository's pages: from ``/issues``, or, with issues turned
+        off, its pull requests from ``/pulls``."""
+        if repo.lower() not in self._without_issues:
+            try:
+                yield from self.issues.read(repo, saved)
+                return
+            except GoneError as error:
+                if "disabled" not in (error.detail or "").lower():
+                    raise
+        self.log.info(
+            "%s has issues turned off; reading its pull requests from /pulls", repo
         )
-        self.log.warning("%s", message)
-        self.context.stats.note(message)
+        yield from self.pulls.read(repo, saved)
 
     def _throttled(self, where: str, error: RetriesExhaustedError) -> StopSource:
         """A rate limit that outlasted every retry: stop, ``partial``.
@@ -573,6 +676,17 @@ def _listing_params(since: str | None, page_size: int) -> dict[str, Any]:
         "per_page": page_size,
         "since": since,
     }
+
+
+def _pulls_state(saved: Mapping[str, Any] | None) -> bool:
+    """Whether ``saved`` is the state of a ``/pulls`` listing."""
+    return saved is not None and saved.get("listing") == "pulls"
+
+
+def _older(record: Record, since: datetime) -> bool:
+    """Whether ``record`` is an item last updated before ``since``."""
+    updated = record.updated_at if isinstance(record, WorkItem) else None
+    return updated is not None and updated < since
 
 
 def _since_text(value: datetime | None) -> str | None:

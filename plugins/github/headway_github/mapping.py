@@ -2,6 +2,8 @@
 
 ``GET /repos/{owner}/{repo}/issues`` lists both; a pull request carries a
 ``pull_request`` object whose ``merged_at`` says whether it was merged.
+Repositories with issues turned off list their pull requests only through
+``GET /repos/{owner}/{repo}/pulls``, mapped alike (:meth:`IssueMapper.pull`).
 The mapping is a pure function of the raw record and the settings, so the
 same answer always stores the same row.
 """
@@ -42,6 +44,21 @@ _MAPPED = frozenset(
     }
 )
 _SCALARS = (str, int, float, bool)
+# Fields of a /pulls object left out of a pull request's item: the head and
+# base branches (each with a whole repository object) and the link list.
+_PULL_ONLY = frozenset({"head", "base", "_links"})
+
+
+def pull_item_id(pull_id: Any) -> str:
+    """The item id of a pull request read from ``/pulls``: ``pull:{id}``.
+
+    ``/pulls`` gives the pull request's own id, not the id of its issue that
+    ``/issues`` gives (and items of ``/issues`` use), so the two are kept
+    apart by the prefix and can never be taken for each other.
+    """
+    if isinstance(pull_id, bool) or not isinstance(pull_id, int):
+        raise RecordError(f"id must be an integer, got {pull_id!r}")
+    return f"pull:{pull_id}"
 
 
 class IssueMapper:
@@ -111,6 +128,26 @@ class IssueMapper:
             labels=_labels(list_field(raw, "labels")),
             attributes=self._attributes(raw, current, pull, merged),
         )
+
+    def pull(self, raw: Mapping[str, Any], partition: str) -> WorkItem:
+        """The work item of one raw pull request of ``/pulls``.
+
+        Mapped as the same pull request listed by ``/issues`` would be, but
+        for its id (:func:`pull_item_id`): ``merged_at``, at the top level
+        here, takes the place of ``pull_request.merged_at``.
+
+        :raises RecordError: as :meth:`item`, or the id is not an integer.
+        """
+        if not isinstance(raw, Mapping):
+            raise RecordError(f"expected a pull object, got {type(raw).__name__}")
+        issue = {
+            key: value
+            for key, value in raw.items()
+            if key not in _PULL_ONLY and key != "merged_at"
+        }
+        issue["id"] = pull_item_id(raw.get("id"))
+        issue["pull_request"] = {"merged_at": raw.get("merged_at")}
+        return self.item(issue, partition)
 
     # ------------------------------------------------------------ fields
 

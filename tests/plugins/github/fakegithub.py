@@ -7,8 +7,12 @@ issue objects with their URLs and users, ``Link`` headers that point at
 and ``state``, sorts by update time, answers ``If-None-Match`` with ``304``
 (without spending quota), counts the hourly quota down and refuses with
 GitHub's 403 once it is spent, redirects a renamed repository with a
-``301``, lists organisations' repositories, and refuses any token but
-:data:`GOOD_TOKEN` with GitHub's 401 body.
+``301``, lists organisations' repositories, lists pull requests through ``/pulls``
+(pull objects with their own ids, ``merged_at`` at the top level, ``head``,
+``base`` and ``_links``, as GitHub's "List pull requests" documents them;
+``sort`` and ``direction`` with GitHub's defaults, no ``since``), answers
+``/issues`` of a repository with issues off with GitHub's 410, and refuses
+any token but :data:`GOOD_TOKEN` with GitHub's 401 body.
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ class Repo:
     id: int
     issues: dict[int, dict[str, Any]] = attrs.field(factory=dict)
     has_issues: bool = True
+    #: The pull request id (not the issue id) of each pull request's number.
+    pull_ids: dict[int, int] = attrs.field(factory=dict)
 
     @property
     def owner(self) -> str:
@@ -146,6 +152,7 @@ class FakeGitHub:
         #: How many requests were answered 304 Not Modified.
         self.not_modified = 0
         self._next_id = 1_308_969_059
+        self._next_pull = 1_022_347_105
         self._next_repo = 515_435_940
 
     @property
@@ -237,6 +244,8 @@ class FakeGitHub:
             "state_reason": state_reason,
         }
         if pull:
+            self._next_pull += 1
+            repo.pull_ids[number] = self._next_pull
             pulls = f"{self.base}/repos/{repo.full_name}/pulls/{number}"
             issue["draft"] = draft
             issue["pull_request"] = {
@@ -248,6 +257,71 @@ class FakeGitHub:
             }
         repo.issues[number] = issue
         return issue
+
+    def pull_json(self, repo: Repo, issue: dict[str, Any]) -> dict[str, Any]:
+        """A pull request as ``/pulls`` lists it, from its issue."""
+        number = issue["number"]
+        api = f"{self.base}/repos/{repo.full_name}"
+        own = f"{api}/pulls/{number}"
+        web = f"https://github.com/{repo.full_name}/pull/{number}"
+        merged = issue["pull_request"]["merged_at"]
+
+        def branch(ref: str) -> dict[str, Any]:
+            return {
+                "label": f"{repo.owner}:{ref}",
+                "ref": ref,
+                "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+                "user": user(repo.owner, type="Organization"),
+                "repo": self._repo_json(repo),
+            }
+
+        return {
+            "url": own,
+            "id": repo.pull_ids[number],
+            "node_id": f"PR_kwDOHrjtpM5{repo.pull_ids[number]}",
+            "html_url": web,
+            "diff_url": f"{web}.diff",
+            "patch_url": f"{web}.patch",
+            "issue_url": f"{api}/issues/{number}",
+            "commits_url": f"{own}/commits",
+            "review_comments_url": f"{own}/comments",
+            "review_comment_url": f"{api}/pulls/comments{{/number}}",
+            "comments_url": f"{api}/issues/{number}/comments",
+            "statuses_url": f"{api}/statuses/6dcb09b5b57875f334f61aebed695e2e4193db5e",
+            "number": number,
+            "state": issue["state"],
+            "locked": issue["locked"],
+            "title": issue["title"],
+            "user": issue["user"],
+            "body": issue["body"],
+            "labels": issue["labels"],
+            "milestone": issue["milestone"],
+            "active_lock_reason": issue["active_lock_reason"],
+            "created_at": issue["created_at"],
+            "updated_at": issue["updated_at"],
+            "closed_at": issue["closed_at"],
+            "merged_at": merged,
+            "merge_commit_sha": "e5bd3914e2e596debea16f433f57875b5b90bcd6"
+            if merged
+            else None,
+            "assignee": issue["assignee"],
+            "assignees": issue["assignees"],
+            "requested_reviewers": [],
+            "requested_teams": [],
+            "head": branch(f"topic-{number}"),
+            "base": branch("main"),
+            "_links": {
+                "self": {"href": own},
+                "html": {"href": web},
+                "issue": {"href": f"{api}/issues/{number}"},
+                "comments": {"href": f"{api}/issues/{number}/comments"},
+                "review_comments": {"href": f"{own}/comments"},
+                "commits": {"href": f"{own}/commits"},
+            },
+            "author_association": issue["author_association"],
+            "auto_merge": None,
+            "draft": issue.get("draft", False),
+        }
 
     def remove(self, repo: Repo, number: int) -> None:
         """Delete an issue (an admin can)."""
@@ -286,6 +360,8 @@ class FakeGitHub:
         routes = [
             (rf"{p}/repos/{name}/{name}/issues", self._repo_issues),
             (rf"{p}/repositories/(\d+)/issues", self._id_issues),
+            (rf"{p}/repos/{name}/{name}/pulls", self._repo_pulls),
+            (rf"{p}/repositories/(\d+)/pulls", self._id_pulls),
             (rf"{p}/repos/{name}/{name}", self._repo),
             (rf"{p}/orgs/{name}/repos", self._org_repos),
             (rf"{p}/organizations/(\d+)/repos", self._org_id_repos),
@@ -372,6 +448,40 @@ class FakeGitHub:
         descending = query.get("direction", "desc") == "desc"
         rows.sort(key=lambda r: (r[sort], r["number"]), reverse=descending)
         return self._paged(request, rows, f"/repositories/{repo.id}/issues")
+
+    def _repo_pulls(
+        self, request: RecordedRequest, owner: str, name: str
+    ) -> FakeResponse:
+        full = f"{owner}/{name}".lower()
+        repo = self.repos.get(self.renamed.get(full, full).lower())
+        if repo is None:
+            return _error(404, "Not Found", {})
+        return self._pulls(request, repo)
+
+    def _id_pulls(self, request: RecordedRequest, repo_id: str) -> FakeResponse:
+        repo = next((r for r in self.repos.values() if r.id == int(repo_id)), None)
+        if repo is None:
+            return _error(404, "Not Found", {})
+        return self._pulls(request, repo)
+
+    def _pulls(self, request: RecordedRequest, repo: Repo) -> FakeResponse:
+        # GitHub's defaults: open ones, by creation, newest first; sorted by
+        # anything else, oldest first. No since.
+        query = request.query
+        rows = [
+            self.pull_json(repo, issue)
+            for issue in repo.issues.values()
+            if "pull_request" in issue
+        ]
+        state = query.get("state", "open")
+        if state != "all":
+            rows = [r for r in rows if r["state"] == state]
+        sort = query.get("sort", "created")
+        field = "updated_at" if sort == "updated" else "created_at"
+        default = "desc" if sort == "created" else "asc"
+        descending = query.get("direction", default) == "desc"
+        rows.sort(key=lambda r: (r[field], r["number"]), reverse=descending)
+        return self._paged(request, rows, f"/repositories/{repo.id}/pulls")
 
     def _paged(
         self, request: RecordedRequest, rows: list[dict[str, Any]], path: str

@@ -286,17 +286,26 @@ def test_a_refused_token_stops_after_two_repositories(
     assert stored_items(tmp_path / "headway.db") == []
 
 
-def test_a_repository_with_issues_turned_off_is_noted_not_failed(
-    github: FakeGitHub, sync: Sync, tmp_path: Path
+def test_a_repository_with_issues_turned_off_is_read_through_pulls(
+    github: FakeGitHub, sync: Sync, fake_api: FakeApi, tmp_path: Path
 ) -> None:
     fill(github, github.add_repo("acme/web"), 3, every=timedelta(hours=1))
-    github.add_repo("acme/fork", has_issues=False)
+    fill(
+        github,
+        github.add_repo("acme/fork", has_issues=False),
+        3,
+        every=timedelta(hours=1),
+    )
 
     result = sync(repos=["acme/fork", "acme/web"])
 
-    assert result.status == "ok"
-    assert "acme/fork has issues turned off" in (result.error or "")
-    assert len(stored_items(tmp_path / "headway.db")) == 3
+    assert result.status == "ok", result.error
+    assert result.error is None
+    assert len(fake_api.requests_to("/repos/acme/fork/issues")) == 1
+    assert len(fake_api.requests_to("/repos/acme/fork/pulls")) == 1
+    # acme/web's three items, and acme/fork's one pull request (its issues
+    # are not listed anywhere while issues are off).
+    assert len(stored_items(tmp_path / "headway.db")) == 4
 
 
 def test_an_org_is_listed_afresh_on_every_sync(
@@ -317,7 +326,10 @@ def test_an_org_is_listed_afresh_on_every_sync(
     assert len(listings) == 1
     assert listings[0].query["per_page"] == "3"
     assert len(fake_api.requests_to(f"/organizations/{github.orgs['acme']}/repos")) == 1
-    assert "acme/fork" in (first.error or ""), "repositories without issues noted"
+    assert first.error is None
+    # acme/fork has issues off: its (no) pull requests are read from /pulls.
+    assert fake_api.requests_to("/repos/acme/fork/issues") == []
+    assert len(fake_api.requests_to("/repos/acme/fork/pulls")) == 1
     assert {row[6] for row in stored_items(tmp_path / "headway.db")} == {"acme/web"}
 
     fill(github, github.add_repo("acme/api"), 2, every=timedelta(hours=1))
