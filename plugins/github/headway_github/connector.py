@@ -357,7 +357,7 @@ class Pulls(HttpStream):
 
     def __init__(self, connector: GitHubConnector):
         super().__init__(connector)
-        self.mapper = IssueMapper(connector.config, connector.context.name)
+        self.mapper = connector.issues.mapper
 
     def cursor(self) -> WatermarkCursor:
         """The updated-at watermark, saved once a listing is complete."""

@@ -414,7 +414,7 @@ class JiraConnector(Connector[JiraConfig]):
         config = self.config
         if not (config.cloud and config.changelog and self._bulk_changelog):
             return issues
-        cut = list(dict.fromkeys(str(raw["id"]) for raw in issues if _cut_short(raw)))
+        cut = list(dict.fromkeys(_issue_id(raw) for raw in issues if _cut_short(raw)))
         if not cut:
             return issues
 
@@ -452,9 +452,10 @@ class JiraConnector(Connector[JiraConfig]):
 
         if not found:
             return issues
+        wanted = set(cut)
         return [
             _with_histories(raw, found[ident])
-            if (ident := _issue_id(raw)) in found and _cut_short(raw)
+            if (ident := _issue_id(raw)) in wanted and ident in found
             else raw
             for raw in issues
         ]
@@ -621,9 +622,9 @@ class IssuesStream(HttpStream):
             try:
                 for page in paginator.walk(self.client, request, self.extract):
                     if expand:
-                        page = attrs.evolve(
-                            page, records=connector.complete_changelogs(page.records)
-                        )
+                        whole = connector.complete_changelogs(page.records)
+                        if whole is not page.records:
+                            page = attrs.evolve(page, records=whole)
                     records = self.parse(page, partition)
                     if mapper.epic_field:
                         records = self._link_epics(records)
