@@ -66,6 +66,7 @@ class Plugins:
         self.load_errors: dict[str, str] = {}
         #: Installed plugins not loaded, by name: what left them out.
         self.left_out: dict[str, str] = {}
+        self._not_installed: set[str] = set()
         self._versions: dict[str, tuple[str | None, str | None]] = {}
         self._builtin: set[str] = set()
         self._connectors: dict[str, ConnectorType] | None = None
@@ -158,6 +159,7 @@ class Plugins:
             if self.manager.has_plugin(name):
                 continue
             self.load_errors[name] = f"not installed ({source} names it)"
+            self._not_installed.add(name)
             log.warning(
                 "plugin %s is not installed, but %s names it; `headway plugins` "
                 "lists the installed ones",
@@ -321,7 +323,7 @@ class Plugins:
             name: f"plugin {name} could not be loaded ({error}); `headway -vv "
             "plugins` shows why"
             for name, error in self.load_errors.items()
-            if not error.startswith("not installed")
+            if name not in self._not_installed
         }
         for name, source in self.left_out.items():
             found.setdefault(

@@ -1025,20 +1025,24 @@ def _trend_entry(
     }
 
 
+#: What a snapshot's data says of each source.
+_SOURCE_FIELDS = (
+    "source",
+    "plugin",
+    "status",
+    "started_at",
+    "finished_at",
+    "last_ok_at",
+    "items",
+    "error",
+)
+
+
 def _sources(store: Store, config: Any) -> list[dict[str, Any]]:
     """The latest run of every source, with when it last ended ``ok``; and
     every enabled source of ``config`` (a snapshot's) that never synced."""
     found = {
-        run["source"]: {
-            "source": run["source"],
-            "plugin": run["plugin"],
-            "status": run["status"],
-            "started_at": run["started_at"],
-            "finished_at": run["finished_at"],
-            "last_ok_at": run["last_ok_at"],
-            "items": run["items"],
-            "error": run["error"],
-        }
+        run["source"]: {key: run[key] for key in _SOURCE_FIELDS}
         for run in store.last_runs()
     }
     config = json.loads(config) if isinstance(config, str) else config or {}
@@ -1046,15 +1050,10 @@ def _sources(store: Store, config: Any) -> list[dict[str, Any]]:
         if name in found or not isinstance(entry, Mapping):
             continue
         if entry.get("enabled", True) is not False:
-            found[name] = {
+            found[name] = dict.fromkeys(_SOURCE_FIELDS) | {
                 "source": name,
                 "plugin": entry.get("plugin"),
                 "status": "never synced",
-                "started_at": None,
-                "finished_at": None,
-                "last_ok_at": None,
-                "items": None,
-                "error": None,
             }
     return [found[name] for name in sorted(found)]
 
