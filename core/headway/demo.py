@@ -33,6 +33,9 @@ QUARTER_START = date(2026, 7, 1)
 QUARTER_END = date(2026, 9, 30)
 _DAYS = (QUARTER_END - QUARTER_START).days + 1
 _OPTIONS = ("system", "seed", "scale", "page_size")
+#: The largest ``scale``: the demo is generated in memory, and 100 times its
+#: counts (about half a million items) is plenty for trying headway at size.
+MAX_SCALE = 100
 
 # (team, people). The first person of each team is its lead.
 TEAMS: dict[str, tuple[str, ...]] = {
@@ -130,8 +133,18 @@ def build(context: SourceContext) -> DemoConnector:
     if not isinstance(seed, int) or isinstance(seed, bool):
         problems.append(Problem(f"{path}.seed", "must be an integer"))
     scale = options.get("scale", 1.0)
-    if isinstance(scale, bool) or not isinstance(scale, int | float) or scale <= 0:
-        problems.append(Problem(f"{path}.scale", "must be a number greater than 0"))
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, int | float)
+        or not 0 < scale <= MAX_SCALE
+    ):
+        problems.append(
+            Problem(
+                f"{path}.scale",
+                f"must be a number greater than 0 and at most {MAX_SCALE} (a "
+                "multiplier of the demo's item counts)",
+            )
+        )
     page_size = options.get("page_size", 250)
     if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
         problems.append(Problem(f"{path}.page_size", "must be a positive integer"))

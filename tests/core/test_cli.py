@@ -513,3 +513,15 @@ def test_score_reports_the_scorecard_without_asking_for_source_secrets(
     assert result.exit_code == 1, result.output
     assert "scorecard.period" in result.stderr
     assert "NOT_SET" not in result.stderr
+
+
+@pytest.mark.parametrize("scale", [0, -1, 101, 2**63, 10**400, "big"])
+def test_a_demo_source_refuses_a_scale_it_cannot_generate(run_cli, write_config, scale):
+    # A scale in the millions would fill the memory before a page is read.
+    path = write_config('[sources.d]\nplugin = "demo"\nscale = ' + repr(scale) + "\n")
+    result = run_cli("--config", str(path), "sync")
+    assert result.exit_code == 1, result.output
+    assert "sources.d.scale: must be a number greater than 0 and at most 100" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.output
