@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from headway.config import suggest
+from headway.config import suggest, toml_key
 from headway.errors import ConfigError, Problem
 from headway.secrets import Secret, is_secret_key
 
@@ -164,7 +164,7 @@ def _read_class(
         if key not in fields:
             problems.append(
                 Problem(
-                    f"{path}.{key}",
+                    f"{path}.{toml_key(str(key))}",
                     "unknown key"
                     + suggest(str(key), fields)
                     + "; known keys: "
@@ -359,7 +359,7 @@ def _convert(value: Any, tp: Any, where: str, problems: list[Problem]) -> Any:
         for key, item in value.items():
             try:
                 result[str(key)] = _convert(
-                    item, value_type, f"{where}.{key}", problems
+                    item, value_type, f"{where}.{toml_key(str(key))}", problems
                 )
             except _Invalid:
                 bad = True

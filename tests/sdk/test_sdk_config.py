@@ -170,3 +170,11 @@ def test_a_url_with_a_password_is_refused_without_showing_it():
     message = found[f"{PATH}.url"]
     assert "must not hold a user name and password" in message
     assert "PASSW0RD" not in message and "https://acme.example/jira" in message
+
+
+def test_a_key_that_is_not_bare_is_quoted_in_its_path():
+    found = problems({**GOOD, "teams": {"\n": 0, "a b": 1}, "odd key": 1})
+    assert found[f'{PATH}.teams."\\n"'] == "must be a string, got a number (0)"
+    assert found[f'{PATH}.teams."a b"'] == "must be a string, got a number (1)"
+    assert f'{PATH}."odd key"' in found
+    assert all("\n" not in path for path in found)

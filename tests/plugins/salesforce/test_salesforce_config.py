@@ -104,7 +104,7 @@ def test_oauth_keys_alone_are_enough_and_stay_secret():
         ({"lookback": "0s"}, "lookback", "must be at least 1s"),
         ({"quota_reserve": 2.5}, "quota_reserve", "a whole number of requests"),
         ({"start": "last year"}, "start", "must be a date or time"),
-        ({"teams": {"ada@acme.com": 3}}, "teams.ada@acme.com", "must be a string"),
+        ({"teams": {"ada@acme.com": 3}}, 'teams."ada@acme.com"', "must be a string"),
         ({"tiemout": 3}, "tiemout", 'did you mean "timeout"'),
     ],
     ids=[
