@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,3 +75,19 @@ def sync(github: FakeGitHub, tmp_path: Path, clock: Any) -> Sync:
         )
 
     return run
+
+
+def rows(database: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """The rows a query of the store returns."""
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def saved_state(database: Path, repo: str) -> dict[str, Any]:
+    """The cursor saved for one repository."""
+    (text,) = rows(
+        database,
+        "SELECT state FROM sync_state WHERE source = 'github' AND partition = ?",
+        repo,
+    )[0]
+    return json.loads(text)

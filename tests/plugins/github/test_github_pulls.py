@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import attrs
 
@@ -15,13 +11,8 @@ from headway.secrets import Secret
 from headway_github import GitHubConfig, IssueMapper
 from headway_sdk.testing import FakeApi
 
-from .conftest import JANUARY, Sync, fill
+from .conftest import JANUARY, Sync, fill, rows, saved_state
 from .fakegithub import FakeGitHub, Repo
-
-
-def rows(database: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(database)) as conn:
-        return conn.execute(sql, args).fetchall()
 
 
 def live(database: Path) -> list[tuple[str, str, str]]:
@@ -30,15 +21,6 @@ def live(database: Path) -> list[tuple[str, str, str]]:
         database,
         "SELECT id, key, kind FROM items WHERE deleted_at IS NULL ORDER BY key, id",
     )
-
-
-def saved_state(database: Path, repo: str) -> dict[str, Any]:
-    (text,) = rows(
-        database,
-        "SELECT state FROM sync_state WHERE source = 'github' AND partition = ?",
-        repo,
-    )[0]
-    return json.loads(text)
 
 
 def add_pulls(github: FakeGitHub, repo: Repo, count: int) -> None:

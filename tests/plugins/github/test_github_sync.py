@@ -3,10 +3,8 @@ failures per repository, organisations, deletions, Enterprise."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,22 +13,8 @@ import pytest
 
 from headway_sdk.testing import FakeApi, stored_items
 
-from .conftest import JANUARY, Sync, fill
+from .conftest import JANUARY, Sync, fill, rows, saved_state
 from .fakegithub import FakeGitHub, RecordedRequest
-
-
-def rows(database: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(database)) as conn:
-        return conn.execute(sql, args).fetchall()
-
-
-def saved_state(database: Path, repo: str) -> dict[str, Any]:
-    (text,) = rows(
-        database,
-        "SELECT state FROM sync_state WHERE source = 'github' AND partition = ?",
-        repo,
-    )[0]
-    return json.loads(text)
 
 
 def listing_requests(api: FakeApi) -> list[RecordedRequest]:
