@@ -420,7 +420,10 @@ def touch(folder: Path, share: float = 0.01, seed: int = 7) -> int:
         batch: list[Any] = []
         for work in jira_items(random.Random(f"jira:{seed}"), count):
             if rng.random() < share:
-                batch.append(attrs.evolve(work, title=work.title + " (edited)"))
+                # The run's number makes each touch a change, also of a
+                # store an earlier run of the benchmark touched (--folder).
+                edited = f"{work.title} (edited in run {run})"
+                batch.append(attrs.evolve(work, title=edited))
                 changed += 1
             if len(batch) >= PAGE:
                 store.write_page("jira", run, Page(batch, stream="items"))

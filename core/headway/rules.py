@@ -20,13 +20,18 @@ failing that it is ``unaligned``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
+import queue
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -34,7 +39,7 @@ import attrs
 from .config import RULE_CONDITIONS
 from .errors import HeadwayError, PluginError
 from .model import Assignment, Rule, Scorecard, WorkItem
-from .store import item_from_row, now_text
+from .store import Scratch, item_from_row, now_text
 
 log = logging.getLogger(__name__)
 
@@ -555,28 +560,70 @@ def check_plugin_assignment(answer: Assignment, scorecard: Scorecard) -> Assignm
 
 @attrs.frozen
 class RefreshStats:
-    """What bringing a rule set's assignments up to date did."""
+    """What bringing a rule set's classification up to date did.
+
+    :param rule_set: the rule set's number (``rule_sets.id``), which
+        ``classified`` and ``outcomes`` rows carry.
+    """
 
     rules_hash: str
     full: bool
     classified: int
     seconds: float
+    rule_set: int = 0
+
+
+#: The outcome of an item that no rule, ancestor or plugin decided.
+DEFAULT_OUTCOME = 0
+
+#: Effort is summed per team and outcome under one integer key,
+#: ``team * TEAM_STRIDE + outcome`` (SQLite sums into an integer key several
+#: times faster than into a key of two columns).
+TEAM_STRIDE = 1 << 32
 
 
 class Classifier:
-    """Keeps ``assignments`` up to date for one rule set, in SQL.
+    """Keeps a rule set's classification of the store up to date, in SQL.
+
+    The cache is one narrow row per live item in ``classified``: the item's
+    number (``items.rid``), its outcome (what decided it: a rule, a plugin's
+    answer or nothing, spelled out in ``outcomes``), the ancestor it
+    inherited that from, how far up that is, its team (a ``team_names``
+    number) and the item's version. The ``assignments`` view turns it back
+    into one row per item and objective.
 
     Call :meth:`refresh` inside a write transaction of the store's
     connection; the caller commits (or rolls back, for ``--no-save``).
     """
 
-    def __init__(self, conn: sqlite3.Connection, rules: RuleSet, plugins: Any = None):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        rules: RuleSet,
+        plugins: Any = None,
+        *,
+        store: Path | None = None,
+        scratch: Sequence[Scratch] = (),
+    ):
+        """
+        :param store: the store's file, and ``scratch``, databases attached
+            to ``conn`` (:meth:`~headway.store.Store.scratch`) that the
+            transaction has not locked: with both, classifying every item
+            shares the first pass with one helper thread per scratch
+            database, each reading the store on a connection of its own.
+        """
         self.conn = conn
         self.rules = rules
         self.plugins = (
             plugins if plugins is not None and plugins.has_classifiers() else None
         )
-        self._register_functions()
+        self.store = store
+        self.scratch = tuple(scratch) if store is not None else ()
+        self.rule_set = 0
+        self._team_numbers: dict[str, int] = {}
+        self._plugin_outcomes: dict[tuple[Any, ...], int] | None = None
+        self._teams_of_people: dict[str, int | None] = {}
+        self._register_functions(conn)
 
     # ------------------------------------------------------------ public
 
@@ -588,43 +635,49 @@ class Classifier:
         hash_ = self.rules.hash
         watermark = conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0]
         row = conn.execute(
-            "SELECT classified_through FROM rule_sets WHERE rules_hash = ?", (hash_,)
+            "SELECT id, classified_through FROM rule_sets WHERE rules_hash = ?",
+            (hash_,),
         ).fetchone()
-        full = full or row is None
-        self._drop_temp()
-        conn.execute(
-            "CREATE TEMP TABLE hw_dirty (source TEXT, id TEXT, "
-            "PRIMARY KEY (source, id)) WITHOUT ROWID"
-        )
-        if full:
-            conn.execute("DELETE FROM assignments WHERE rules_hash = ?", (hash_,))
-            classified = self._classify(None)
-        elif row[0] < watermark:
-            dirty = self._find_dirty(row[0])
-            if dirty:
-                # Row values with IN let SQLite seek each dirty item's rows
-                # instead of testing every row of the rule set.
-                conn.execute(
-                    "DELETE FROM assignments WHERE rules_hash = ? AND "
-                    "(source, item_id) IN (SELECT source, id FROM temp.hw_dirty)",
-                    (hash_,),
-                )
-            classified = self._classify("hw_dirty") if dirty else 0
+        if row is None:
+            cursor = conn.execute(
+                "INSERT INTO rule_sets (rules_hash, rules, classified_at) "
+                "VALUES (?, ?, ?)",
+                (
+                    hash_,
+                    json.dumps(
+                        self.rules.description, ensure_ascii=False, sort_keys=True
+                    ),
+                    now_text(),
+                ),
+            )
+            self.rule_set, through, full = int(cursor.lastrowid or 0), 0, True
         else:
-            classified = 0
+            self.rule_set, through = row
+
+        self._drop_temp()
+        classified = 0
+        if full:
+            conn.execute("DELETE FROM classified WHERE rule_set = ?", (self.rule_set,))
+            self._write_outcomes()
+            self._prepare()
+            classified = self._classify(None)
+        elif through < watermark:
+            self._prepare()
+            if self._find_dirty(through):
+                # The dirty items' rows go first; each is a seek by key.
+                conn.execute(
+                    "DELETE FROM classified WHERE rule_set = ? "
+                    "AND item IN (SELECT rid FROM temp.hw_dirty)",
+                    (self.rule_set,),
+                )
+                classified = self._classify("hw_dirty")
         conn.execute(
-            "INSERT INTO rule_sets (rules_hash, rules, classified_through, "
-            "classified_at) VALUES (?, ?, ?, ?) ON CONFLICT (rules_hash) DO "
-            "UPDATE SET classified_through = excluded.classified_through, "
-            "classified_at = excluded.classified_at",
-            (
-                hash_,
-                json.dumps(self.rules.description, ensure_ascii=False, sort_keys=True),
-                watermark,
-                now_text(),
-            ),
+            "UPDATE rule_sets SET classified_through = ?, classified_at = ? "
+            "WHERE id = ?",
+            (max(watermark, through), now_text(), self.rule_set),
         )
         self._drop_temp()
+
         seconds = time.perf_counter() - started
         log.info(
             "classified %d item(s) under rule set %s in %.2f s (%s)",
@@ -633,204 +686,311 @@ class Classifier:
             seconds,
             "full" if full else "changes only",
         )
-        return RefreshStats(hash_, full, classified, seconds)
+        return RefreshStats(hash_, full, classified, seconds, self.rule_set)
 
     # ------------------------------------------------------------ steps
+
+    def _write_outcomes(self) -> None:
+        """The rule set's outcomes: nothing matched (0), and each rule's
+        assignment under its index. Plugins' answers are added as they come."""
+        conn = self.conn
+        conn.execute("DELETE FROM outcomes WHERE rule_set = ?", (self.rule_set,))
+        rows = [
+            (
+                self.rule_set,
+                DEFAULT_OUTCOME,
+                0,
+                None,
+                "unaligned",
+                1.0,
+                NO_MATCH,
+                None,
+                "default",
+            )
+        ]
+        for rule in self.rules.rules:
+            parts = _rows_of(self.rules.assignment(rule))
+            for part, (objective, category, share) in enumerate(parts):
+                rows.append(
+                    (
+                        self.rule_set,
+                        rule.index,
+                        part,
+                        objective,
+                        category,
+                        share,
+                        reason(rule),
+                        rule.index,
+                        "rule",
+                    )
+                )
+        conn.executemany(_INSERT_OUTCOME, rows)
+        self._plugin_outcomes = {}
+
+    def _prepare(self) -> None:
+        """Number the teams, and ``temp.hw_identity``: every member identity
+        (lower case) with its team's number."""
+        conn = self.conn
+        scorecard = self.rules.scorecard
+        names = [t.key for t in scorecard.teams]
+        names += [t for rule in self.rules.rules for t in rule.team]
+        conn.executemany(
+            "INSERT OR IGNORE INTO team_names (name) VALUES (?)",
+            [(name,) for name in dict.fromkeys(names)],
+        )
+        self._team_numbers = dict(conn.execute("SELECT name, id FROM team_names"))
+        self._lookups(conn)
+
+    def _lookups(self, conn: sqlite3.Connection) -> None:
+        """The temporary tables the first pass looks teams up in, on ``conn``:
+        every team's number, and every member identity with its team's."""
+        conn.execute(
+            "CREATE TEMP TABLE hw_team_number (name TEXT PRIMARY KEY, "
+            "number INTEGER NOT NULL) WITHOUT ROWID"
+        )
+        conn.executemany(
+            "INSERT INTO temp.hw_team_number VALUES (?, ?)",
+            self._team_numbers.items(),
+        )
+        # NOCASE folds ASCII like Python's lower() does; identities that are
+        # not ASCII never reach this table's lookup (see _TEAM).
+        conn.execute(
+            "CREATE TEMP TABLE hw_identity (identity TEXT COLLATE NOCASE PRIMARY "
+            "KEY, team INTEGER NOT NULL) WITHOUT ROWID"
+        )
+        conn.executemany(
+            "INSERT INTO temp.hw_identity VALUES (?, ?)",
+            sorted(
+                (identity, self._team_numbers[team])
+                for identity, team in self.rules.identities.team_of.items()
+            ),
+        )
 
     def _find_dirty(self, watermark: int) -> int:
         """Items changed by runs after ``watermark``, and their descendants."""
         conn = self.conn
+        conn.execute("CREATE TEMP TABLE hw_dirty (rid INTEGER PRIMARY KEY)")
         conn.execute(
-            "INSERT INTO temp.hw_dirty (source, id) "
-            "SELECT i.source, i.id FROM items AS i WHERE i.run_id > ? AND ("
-            "  (i.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM assignments AS a "
-            "     WHERE a.rules_hash = ? AND a.source = i.source AND a.item_id = i.id "
-            "     AND a.version = i.version))"
-            "  OR (i.deleted_at IS NOT NULL AND EXISTS (SELECT 1 FROM assignments "
-            "     AS a WHERE a.rules_hash = ? AND a.source = i.source "
-            "     AND a.item_id = i.id)))",
-            (watermark, self.rules.hash, self.rules.hash),
+            "INSERT INTO temp.hw_dirty (rid) "
+            "SELECT i.rid FROM items AS i WHERE i.run_id > ? AND ("
+            "  (i.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM classified AS c "
+            "     WHERE c.rule_set = ? AND c.item = i.rid AND c.version = i.version))"
+            "  OR (i.deleted_at IS NOT NULL AND EXISTS (SELECT 1 FROM classified "
+            "     AS c WHERE c.rule_set = ? AND c.item = i.rid)))",
+            (watermark, self.rule_set, self.rule_set),
         )
         changed = conn.execute("SELECT count(*) FROM temp.hw_dirty").fetchone()[0]
         if not changed:
             return 0
         conn.execute(
-            "WITH RECURSIVE down (source, id, depth) AS ("
-            "  SELECT source, id, 0 FROM temp.hw_dirty"
+            "WITH RECURSIVE down (rid, source, id, depth) AS ("
+            "  SELECT i.rid, i.source, i.id, 0 FROM temp.hw_dirty AS d"
+            "  CROSS JOIN items AS i ON i.rid = d.rid"
             "  UNION"
-            "  SELECT c.source, c.id, down.depth + 1 FROM down JOIN items AS c"
+            "  SELECT c.rid, c.source, c.id, down.depth + 1 FROM down JOIN items AS c"
             "    ON c.source = down.source AND c.parent = down.id"
             f"  WHERE down.depth < {MAX_DEPTH})"
-            "INSERT OR IGNORE INTO temp.hw_dirty (source, id) "
-            "SELECT source, id FROM down"
+            "INSERT OR IGNORE INTO temp.hw_dirty (rid) SELECT rid FROM down"
         )
         return conn.execute("SELECT count(*) FROM temp.hw_dirty").fetchone()[0]
 
     def _classify(self, dirty: str | None) -> int:
         """Classify the live items of ``dirty`` (a temp table) or of the store."""
         conn = self.conn
-        hash_ = self.rules.hash
         case, params = self._case()
         if dirty is None:
             scope = "FROM items AS i WHERE i.deleted_at IS NULL"
         else:
             scope = (
-                f"FROM temp.{dirty} AS d CROSS JOIN items AS i "
-                "ON i.source = d.source AND i.id = d.id WHERE i.deleted_at IS NULL"
+                f"FROM temp.{dirty} AS d CROSS JOIN items AS i ON i.rid = d.rid "
+                "WHERE i.deleted_at IS NULL"
             )
-        # Only the row id, the team and the rule are kept: the rest is read
-        # back from items by row id, in the order it was written.
+        # Each item's own outcome (NULL: no rule matched), team, version and
+        # live parent. `team` has no type: a team name that is not numbered
+        # yet stays text until _number_new_teams gives it a number.
         conn.execute(
-            "CREATE TEMP TABLE hw_items (rid INTEGER, team TEXT, rule INTEGER)"
+            "CREATE TEMP TABLE hw_items (rid INTEGER PRIMARY KEY, outcome INTEGER, "
+            "team, version INTEGER NOT NULL, parent INTEGER)"
         )
-        self._identities()
         # One flat pass: SQLite reads each column it needs straight from the
         # row (a subquery to compute the team once would copy every column of
         # every row, several times slower).
+        select = f"SELECT i.rid, {case}, {_TEAM}, i.version, {_PARENT} {scope}"
+        if dirty is None and self.scratch:
+            self._first_pass_shared(select, params)
+        else:
+            conn.execute(f"INSERT INTO temp.hw_items {select}", params)
+        self._number_new_teams()
+        # What the items no rule matched get instead: an ancestor's outcome,
+        # or a plugin's answer.
         conn.execute(
-            f"INSERT INTO temp.hw_items SELECT i.rowid, {_TEAM}, {case} {scope}",
-            params,
+            "CREATE TEMP TABLE hw_decided (rid INTEGER PRIMARY KEY, "
+            "outcome INTEGER NOT NULL, origin INTEGER, depth INTEGER NOT NULL)"
         )
-        self._rule_rows()
-        conn.execute(
-            "INSERT INTO assignments (rules_hash, source, item_id, objective, "
-            "category, share, effort, reason, rule, via, depth, team, occurred_at, "
-            "version) SELECT ?, i.source, i.id, r.objective, r.category, r.share, "
-            "i.effort * r.share, r.reason, m.rule, 'rule', 0, m.team, i.occurred_at, "
-            "i.version FROM temp.hw_items AS m "
-            "CROSS JOIN items AS i ON i.rowid = m.rid "
-            "CROSS JOIN temp.hw_rule_rows AS r ON r.rule = m.rule "
-            "WHERE m.rule IS NOT NULL",
-            (hash_,),
-        )
-        # Items no rule matched, keyed for the walk up their parents; the
-        # rest of each is read back from items by row id when it is written.
-        conn.execute(
-            "CREATE TEMP TABLE hw_pending (source TEXT, id TEXT, parent TEXT, "
-            "rid INTEGER, team TEXT, PRIMARY KEY (source, id)) WITHOUT ROWID"
-        )
-        conn.execute(
-            "INSERT INTO temp.hw_pending SELECT i.source, i.id, i.parent, m.rid, "
-            "m.team FROM temp.hw_items AS m "
-            "CROSS JOIN items AS i ON i.rowid = m.rid WHERE m.rule IS NULL"
-        )
-        total = conn.execute("SELECT count(*) FROM temp.hw_items").fetchone()[0]
-        conn.execute("DROP TABLE temp.hw_items")
-        self._inherit()
-        self._leftovers()
-        return total
-
-    def _inherit(self) -> None:
-        """Pending items take the rule-made assignment of their nearest
-        ancestor that is not pending itself."""
-        conn = self.conn
-        hash_ = self.rules.hash
-        conn.execute(
-            "CREATE TEMP TABLE hw_terminal (source TEXT, id TEXT, anc TEXT, "
-            "depth INTEGER, PRIMARY KEY (source, id)) WITHOUT ROWID"
-        )
-        conn.execute(
-            "WITH RECURSIVE up (source, id, anc, depth) AS ("
-            "  SELECT source, id, parent, 1 FROM temp.hw_pending"
-            "  WHERE parent IS NOT NULL"
-            "  UNION ALL"
-            "  SELECT up.source, up.id, p.parent, up.depth + 1 FROM up"
-            "  JOIN temp.hw_pending AS p ON p.source = up.source AND p.id = up.anc"
-            f"  WHERE p.parent IS NOT NULL AND up.depth < {MAX_DEPTH})"
-            "INSERT OR IGNORE INTO temp.hw_terminal SELECT source, id, anc, depth "
-            "FROM up WHERE NOT EXISTS (SELECT 1 FROM temp.hw_pending AS p "
-            "WHERE p.source = up.source AND p.id = up.anc)"
-        )
-        # The deciding ancestors' rows, with the reason their descendants
-        # give: built once per ancestor, not once per descendant.
-        conn.execute(
-            "CREATE TEMP TABLE hw_origin AS SELECT a.source, a.item_id AS anc, "
-            "a.objective, a.category, a.share, a.rule, a.depth, "
-            "CASE WHEN a.via = 'rule' THEN 'inherited from ' || a.source || ':' || "
-            "coalesce(nullif(k.key, ''), a.item_id) || ' (' || a.reason || ')' "
-            "ELSE a.reason END AS reason "
-            "FROM (SELECT DISTINCT source, anc FROM temp.hw_terminal) AS d "
-            # CROSS JOIN fixes the order: from each ancestor to its rows,
-            # never a scan of the whole rule set.
-            "CROSS JOIN assignments AS a ON a.rules_hash = ? AND a.source = d.source "
-            "AND a.item_id = d.anc "
-            "CROSS JOIN items AS k ON k.source = a.source AND k.id = a.item_id "
-            "WHERE a.rule IS NOT NULL",
-            (hash_,),
-        )
-        conn.execute("CREATE INDEX temp.hw_origin_anc ON hw_origin (source, anc)")
-        conn.execute(
-            "DELETE FROM temp.hw_terminal WHERE NOT EXISTS (SELECT 1 FROM "
-            "temp.hw_origin AS o WHERE o.source = hw_terminal.source "
-            "AND o.anc = hw_terminal.anc "
-            f"AND hw_terminal.depth + o.depth <= {MAX_DEPTH})"
-        )
-        conn.execute(
-            "INSERT INTO assignments (rules_hash, source, item_id, objective, "
-            "category, share, effort, reason, rule, via, depth, team, occurred_at, "
-            "version) "
-            "SELECT ?, p.source, p.id, o.objective, o.category, o.share, "
-            "i.effort * o.share, o.reason, o.rule, 'inherited', t.depth + o.depth, "
-            "p.team, i.occurred_at, i.version FROM temp.hw_terminal AS t "
-            "CROSS JOIN temp.hw_pending AS p ON p.source = t.source AND p.id = t.id "
-            "CROSS JOIN items AS i ON i.rowid = p.rid "
-            "CROSS JOIN temp.hw_origin AS o ON o.source = t.source AND o.anc = t.anc",
-            (hash_,),
-        )
-        conn.execute(
-            "DELETE FROM temp.hw_pending WHERE (source, id) IN "
-            "(SELECT source, id FROM temp.hw_terminal)"
-        )
-
-    def _leftovers(self) -> None:
-        """Items no rule reached: plugins, their children, else unaligned."""
-        conn = self.conn
-        hash_ = self.rules.hash
+        self._inherit(full=dirty is None)
         if self.plugins is not None:
             self._ask_plugins()
         conn.execute(
-            "INSERT INTO assignments (rules_hash, source, item_id, objective, "
-            "category, share, effort, reason, rule, via, depth, team, occurred_at, "
-            "version) SELECT ?, p.source, p.id, NULL, 'unaligned', 1.0, "
-            "i.effort, ?, NULL, 'default', NULL, p.team, i.occurred_at, "
-            "i.version FROM temp.hw_pending AS p "
-            "CROSS JOIN items AS i ON i.rowid = p.rid",
-            (hash_, NO_MATCH),
+            "INSERT INTO classified (rule_set, item, outcome, origin, depth, team, "
+            "version) SELECT ?, h.rid, coalesce(h.outcome, d.outcome, ?), d.origin, "
+            "CASE WHEN h.outcome IS NOT NULL THEN 0 ELSE d.depth END, h.team, "
+            "h.version FROM temp.hw_items AS h "
+            "LEFT JOIN temp.hw_decided AS d ON d.rid = h.rid",
+            (self.rule_set, DEFAULT_OUTCOME),
+        )
+        if self.plugins is not None:
+            self._forget_unused_answers()
+        return conn.execute("SELECT count(*) FROM temp.hw_items").fetchone()[0]
+
+    def _first_pass_shared(self, select: str, params: list[Any]) -> None:
+        """The first pass over every item, in ranges of item numbers that this
+        thread and the helper threads take in turn.
+
+        SQLite runs each statement without Python's lock, so the threads run
+        on as many cores. A helper writes its rows to its scratch database,
+        read back here when all are done. Should a helper fail (its scratch
+        database's disk is full, say), this thread does the pass alone.
+        """
+        conn = self.conn
+        low, high = conn.execute("SELECT min(rid), max(rid) FROM items").fetchone()
+        if low is None:
+            return
+        workers = len(self.scratch) + 1
+        size = max(_MIN_RANGE, -(-(high - low + 1) // (workers * _RANGES_EACH)))
+        ranges: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+        for start in range(low, high + 1, size):
+            ranges.put((start, start + size))
+        ranged = f"{select} AND i.rid >= ? AND i.rid < ?"
+        helpers = [
+            _Helper(self, scratch, ranged, params, ranges) for scratch in self.scratch
+        ]
+        for helper in helpers:
+            helper.start()
+        try:
+            _take_ranges(conn, "temp.hw_items", ranged, params, ranges)
+        except BaseException:
+            for helper in helpers:
+                helper.cancel()
+            raise
+        finally:
+            for helper in helpers:
+                helper.join()
+        failed = [helper.error for helper in helpers if helper.error is not None]
+        if failed:
+            log.warning(
+                "classifying on %d threads failed (%s); classifying on one",
+                workers,
+                failed[0],
+            )
+            conn.execute("DELETE FROM temp.hw_items")
+            conn.execute(f"INSERT INTO temp.hw_items {select}", params)
+            return
+        for scratch in self.scratch:
+            conn.execute(f"INSERT INTO temp.hw_items SELECT * FROM {scratch.name}.part")
+        log.debug(
+            "first pass in ranges of %d item numbers on %d threads", size, workers
         )
 
-    def _ask_plugins(self) -> None:
-        """The plugin phase: Python over the leftover items only."""
+    def _number_new_teams(self) -> None:
+        """Team names the connectors set that have no number yet get one."""
         conn = self.conn
-        hash_ = self.rules.hash
+        new = [
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT team FROM temp.hw_items WHERE typeof(team) = 'text'"
+            )
+        ]
+        if not new:
+            return
+        conn.executemany(
+            "INSERT OR IGNORE INTO team_names (name) VALUES (?)", [(n,) for n in new]
+        )
+        self._team_numbers = dict(conn.execute("SELECT name, id FROM team_names"))
+        conn.execute(
+            "UPDATE temp.hw_items SET team = (SELECT t.id FROM team_names AS t "
+            "WHERE t.name = hw_items.team) WHERE typeof(team) = 'text'"
+        )
+
+    def _inherit(self, *, full: bool) -> None:
+        """Items no rule matched take the rule-made outcome of their nearest
+        ancestor that a rule decided, within :data:`MAX_DEPTH` levels."""
+        conn = self.conn
+        conn.execute(
+            "CREATE TEMP TABLE hw_terminal (rid INTEGER PRIMARY KEY, "
+            "anc INTEGER NOT NULL, depth INTEGER NOT NULL)"
+        )
+        # Walk up through ancestors no rule matched; stop at the first one
+        # that is not such an ancestor of this batch.
+        conn.execute(
+            "WITH RECURSIVE up (rid, anc, depth) AS ("
+            "  SELECT rid, parent, 1 FROM temp.hw_items"
+            "  WHERE outcome IS NULL AND parent IS NOT NULL"
+            "  UNION ALL"
+            "  SELECT up.rid, h.parent, up.depth + 1 FROM up"
+            "  JOIN temp.hw_items AS h ON h.rid = up.anc"
+            "  WHERE h.outcome IS NULL AND h.parent IS NOT NULL"
+            f"  AND up.depth < {MAX_DEPTH})"
+            "INSERT OR IGNORE INTO temp.hw_terminal SELECT rid, anc, depth FROM up "
+            "WHERE NOT EXISTS (SELECT 1 FROM temp.hw_items AS h "
+            "WHERE h.rid = up.anc AND h.outcome IS NULL)"
+        )
+        # An ancestor in this batch was matched by a rule (depth 0)...
+        conn.execute(
+            "INSERT INTO temp.hw_decided SELECT t.rid, h.outcome, t.anc, t.depth "
+            "FROM temp.hw_terminal AS t CROSS JOIN temp.hw_items AS h ON h.rid = t.anc"
+        )
+        if not full:
+            # ... or is an unchanged item whose cached outcome is a rule's,
+            # its own or inherited.
+            conn.execute(
+                "INSERT OR IGNORE INTO temp.hw_decided SELECT t.rid, c.outcome, "
+                "coalesce(c.origin, t.anc), t.depth + c.depth "
+                "FROM temp.hw_terminal AS t CROSS JOIN classified AS c "
+                "ON c.rule_set = ? AND c.item = t.anc "
+                f"WHERE c.outcome BETWEEN 1 AND ? AND t.depth + c.depth <= {MAX_DEPTH}",
+                (self.rule_set, len(self.rules.rules)),
+            )
+        conn.execute("DROP TABLE temp.hw_terminal")
+
+    def _ask_plugins(self) -> None:
+        """The plugin phase: Python over the items nothing decided yet."""
+        conn = self.conn
         cursor = conn.cursor()
         cursor.row_factory = sqlite3.Row
         rows = cursor.execute(
-            "SELECT i.*, p.team AS _team FROM temp.hw_pending AS p "
-            "JOIN items AS i ON i.source = p.source AND i.id = p.id"
+            "SELECT i.*, h.team AS _team, h.parent AS _parent FROM temp.hw_items AS h "
+            "CROSS JOIN items AS i ON i.rid = h.rid WHERE h.outcome IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM temp.hw_decided AS d WHERE d.rid = h.rid)"
         ).fetchall()
-        items = {(r["source"], r["id"]): item_from_row(r) for r in rows}
-        teams = {(r["source"], r["id"]): r["_team"] for r in rows}
-        versions = {(r["source"], r["id"]): r["version"] for r in rows}
-        occurred = {(r["source"], r["id"]): r["occurred_at"] for r in rows}
-        parent_of: dict[ItemKey, ItemKey | None] = {}
+        if not rows:
+            return
+        team_names = {number: name for name, number in self._team_numbers.items()}
+        items: dict[ItemKey, WorkItem] = {}
+        rid_of: dict[ItemKey, int] = {}
+        key_of: dict[int, ItemKey] = {}
+        teams: dict[ItemKey, str | None] = {}
+        for r in rows:
+            key = (r["source"], r["id"])
+            items[key] = item_from_row(r)
+            rid_of[key], key_of[r["rid"]] = r["rid"], key
+            teams[key] = team_names.get(r["_team"])
         keys: dict[ItemKey, str | None] = {k: i.key for k, i in items.items()}
-        outside: dict[ItemKey, Classified] = {}
-        for key, item in items.items():
-            parent = (item.source, item.parent) if item.parent else None
-            if parent is None or parent in items:
-                parent_of[key] = parent
+        parent_of: dict[ItemKey, ItemKey | None] = {}
+        outside: dict[ItemKey, tuple[Classified, int, int | None]] = {}
+        for r in rows:
+            key, parent = key_of[r["rid"]], r["_parent"]
+            if parent is None or parent in key_of:
+                parent_of[key] = key_of.get(parent) if parent is not None else None
                 continue
-            found = cursor.execute(
-                "SELECT a.*, i.key AS _key FROM assignments AS a JOIN items AS i "
-                "ON i.source = a.source AND i.id = a.item_id "
-                "WHERE a.rules_hash = ? AND a.source = ? AND a.item_id = ?",
-                (hash_, *parent),
-            ).fetchall()
-            # A parent without assignments is deleted or not in the store.
-            parent_of[key] = parent if found else None
-            if found:
-                outside[parent] = _classified_from_rows(found)
-                keys[parent] = found[0]["_key"]
+            found = self._decided(parent)
+            parent_of[key] = None
+            if found is not None:
+                classified, outcome, origin, source, ident, label_key = found
+                parent_key = (source, ident)
+                parent_of[key] = parent_key
+                outside[parent_key] = (classified, outcome, origin)
+                rid_of[parent_key] = parent
+                keys[parent_key] = label_key
 
         def label(key: ItemKey) -> str:
             return item_label(key[0], keys.get(key), key[1])
@@ -838,63 +998,128 @@ class Classifier:
         decided = resolve_leftovers(
             sorted(items),
             parent_of=parent_of,
-            outside=outside.get,
+            outside=lambda key: outside[key][0] if key in outside else None,
             ask=lambda key: _ask_plugins(
                 self.plugins, items[key], self.rules, teams[key]
             ),
             teams=teams,
             label=label,
         )
+
+        # Where each decided item's outcome came from: the item a plugin
+        # answered for (an inherited item names it in its reason).
+        found: dict[ItemKey, tuple[int, int | None]] = {}
+
+        def source_of(key: ItemKey) -> tuple[int, int | None]:
+            if key in outside:
+                return outside[key][1], outside[key][2]
+            if key not in found:
+                result = decided[key]
+                if result.via == "plugin":
+                    found[key] = (self._plugin_outcome(result.assignment), None)
+                else:
+                    parent = parent_of[key]
+                    assert parent is not None
+                    outcome, origin = source_of(parent)
+                    above = outside[parent][0] if parent in outside else decided[parent]
+                    found[key] = (
+                        outcome,
+                        rid_of[parent] if above.via == "plugin" else origin,
+                    )
+            return found[key]
+
         rows_out = []
         for key, result in decided.items():
             if result.via == "default":
                 continue
-            effort = items[key].effort
-            for objective, category, share in _rows_of(result.assignment):
-                rows_out.append(
-                    (
-                        hash_,
-                        *key,
-                        objective,
-                        category,
-                        share,
-                        effort * share,
-                        result.assignment.reason,
-                        None,
-                        result.via,
-                        result.depth,
-                        teams[key],
-                        occurred[key],
-                        versions[key],
-                    )
-                )
-        conn.executemany(
-            "INSERT INTO assignments (rules_hash, source, item_id, objective, "
-            "category, share, effort, reason, rule, via, depth, team, occurred_at, "
-            "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows_out,
+            outcome, origin = source_of(key)
+            rows_out.append((rid_of[key], outcome, origin, result.depth or 0))
+        conn.executemany("INSERT INTO temp.hw_decided VALUES (?, ?, ?, ?)", rows_out)
+
+    def _decided(
+        self, rid: int
+    ) -> tuple[Classified, int, int | None, str, str, str | None] | None:
+        """How an item outside the plugin phase's leftovers was decided, if it
+        was: its classification, outcome and origin, with its name."""
+        conn = self.conn
+        row = conn.execute(
+            "SELECT outcome, origin, depth FROM temp.hw_decided WHERE rid = ? "
+            "UNION ALL SELECT outcome, NULL, 0 FROM temp.hw_items "
+            "WHERE rid = ? AND outcome IS NOT NULL "
+            "UNION ALL SELECT outcome, origin, depth FROM classified "
+            "WHERE rule_set = ? AND item = ? LIMIT 1",
+            (rid, rid, self.rule_set, rid),
+        ).fetchone()
+        named = conn.execute(
+            "SELECT source, id, key FROM items WHERE rid = ?", (rid,)
+        ).fetchone()
+        if row is None or named is None:
+            return None
+        outcome, origin, depth = row
+        parts = conn.execute(
+            "SELECT objective, category, share, reason, rule, via FROM outcomes "
+            "WHERE rule_set = ? AND outcome = ? ORDER BY part",
+            (self.rule_set, outcome),
+        ).fetchall()
+        first = parts[0]
+        if first[1] == "strategic":
+            assignment = Assignment(
+                shares=tuple((p[0], p[2]) for p in parts),
+                category="strategic",
+                reason=first[3],
+            )
+        else:
+            assignment = Assignment(category=first[1], reason=first[3])
+        via = "inherited" if origin is not None else first[5]
+        classified = Classified(assignment, via, first[4], depth)
+        return classified, outcome, origin, *named
+
+    def _plugin_outcome(self, assignment: Assignment) -> int:
+        """The outcome number of a plugin's answer: the same answer shares one."""
+        conn = self.conn
+        if self._plugin_outcomes is None:
+            known: dict[int, list[Any]] = {}
+            for outcome, objective, category, share, text in conn.execute(
+                "SELECT outcome, objective, category, share, reason FROM outcomes "
+                "WHERE rule_set = ? AND via = 'plugin' ORDER BY outcome, part",
+                (self.rule_set,),
+            ):
+                known.setdefault(outcome, []).append((objective, category, share, text))
+            self._plugin_outcomes = {
+                _answer_key(parts): outcome for outcome, parts in known.items()
+            }
+        parts = [
+            (objective, category, share, assignment.reason)
+            for objective, category, share in _rows_of(assignment)
+        ]
+        answer = _answer_key(parts)
+        if answer not in self._plugin_outcomes:
+            top = conn.execute(
+                "SELECT max(outcome) FROM outcomes WHERE rule_set = ?",
+                (self.rule_set,),
+            ).fetchone()[0]
+            number = max(top or 0, len(self.rules.rules)) + 1
+            conn.executemany(
+                _INSERT_OUTCOME,
+                [
+                    (self.rule_set, number, part, o, c, s, text, None, "plugin")
+                    for part, (o, c, s, text) in enumerate(parts)
+                ],
+            )
+            self._plugin_outcomes[answer] = number
+        return self._plugin_outcomes[answer]
+
+    def _forget_unused_answers(self) -> None:
+        """Plugin answers no item has any more leave ``outcomes``."""
+        self.conn.execute(
+            "DELETE FROM outcomes WHERE rule_set = ? AND via = 'plugin' "
+            "AND outcome NOT IN (SELECT outcome FROM classified "
+            "WHERE rule_set = ? AND outcome > ?)",
+            (self.rule_set, self.rule_set, len(self.rules.rules)),
         )
-        conn.execute(
-            "DELETE FROM temp.hw_pending WHERE EXISTS (SELECT 1 FROM assignments "
-            "AS a WHERE a.rules_hash = ? AND a.source = hw_pending.source "
-            "AND a.item_id = hw_pending.id)",
-            (hash_,),
-        )
+        self._plugin_outcomes = None
 
     # ------------------------------------------------------------ compiling
-
-    def _rule_rows(self) -> None:
-        conn = self.conn
-        conn.execute(
-            "CREATE TEMP TABLE hw_rule_rows (rule INTEGER, objective TEXT, "
-            "category TEXT, share REAL, reason TEXT)"
-        )
-        conn.execute("CREATE INDEX temp.hw_rule_rows_rule ON hw_rule_rows (rule)")
-        rows = []
-        for rule in self.rules.rules:
-            for objective, category, share in _rows_of(self.rules.assignment(rule)):
-                rows.append((rule.index, objective, category, share, reason(rule)))
-        conn.executemany("INSERT INTO temp.hw_rule_rows VALUES (?, ?, ?, ?, ?)", rows)
 
     def _case(self) -> tuple[str, list[Any]]:
         """The ``CASE`` expression giving each item its first matching rule.
@@ -966,17 +1191,21 @@ class Classifier:
             params.extend(values)
 
         # Cheap comparisons first: SQLite stops at the first false term, so
-        # the regex and JSON work only runs for items that got this far.
+        # the JSON, team and regex work only runs for items that got this far.
         for name in ("source", "kind", "project", "status", "state"):
             # Within a branch of the dispatch, its field's condition holds.
             if getattr(rule, name) and name not in decided:
                 any_of(f"i.{name}", getattr(rule, name))
-        if rule.team:
-            any_of(_TEAM, rule.team)
         if rule.labels:
             parts.append(_labels_sql(rule.labels, params))
+        title = rule.title
+        if title is not None and _title_is_sql(title):
+            parts.append(_title_sql(rule, params))
+            title = None
         for name, values in rule.attributes.items():
             parts.append(_attribute_sql(rule, name, values, params))
+        if rule.team:
+            any_of(f"({_TEAM})", [self._team_numbers[t] for t in rule.team])
         if rule.parent:
             marks = ", ".join("?" for _ in rule.parent)
             parts.append(
@@ -986,25 +1215,28 @@ class Classifier:
                 f"json_extract(i.attributes, '$.parent_key') IN ({marks}))"
             )
             params += [*rule.parent, *rule.parent, *rule.parent]
-        if rule.title is not None:
+        if title is not None:
             parts.append(_title_sql(rule, params))
         if rule.people:
             parts.append(_people_sql(rule, self.rules._people[rule.index], params))
         return ("(" + " AND ".join(parts) + ")" if parts else "1"), params
 
-    def _register_functions(self) -> None:
+    def _register_functions(self, conn: sqlite3.Connection) -> None:
+        """The Python functions the compiled rules call, on ``conn``; the
+        helper threads' connections share them (and their caches)."""
         rules = self.rules
         identities = rules.identities
         patterns = {r.index: r.title for r in rules.rules if r.title is not None}
         wanted = {r.index: rules._people[r.index] for r in rules.rules if r.people}
-        teams: dict[str, str | None] = {}
+        teams = self._teams_of_people
         people_cache: dict[tuple[int, str], bool] = {}
 
-        def team_of(people: str | None) -> str | None:
+        def team_of(people: str | None) -> int | None:
             if not people:
                 return None
             if people not in teams:
-                teams[people] = identities.team(None, _json_list(people))
+                name = identities.team(None, _json_list(people))
+                teams[people] = None if name is None else self._team_numbers[name]
             return teams[people]
 
         def title_matches(index: int, title: str | None) -> int:
@@ -1029,35 +1261,19 @@ class Classifier:
                 and _attribute_matches(found[name], wanted)
             )
 
-        self.conn.create_function("hw_team", 1, team_of, deterministic=True)
-        self.conn.create_function(
-            "hw_attribute", 3, attribute_match, deterministic=True
-        )
-        self.conn.create_function("hw_title", 2, title_matches, deterministic=True)
-        self.conn.create_function("hw_people", 2, people_match, deterministic=True)
-
-    def _identities(self) -> None:
-        """``temp.hw_identity``: every member identity (lower case) and its team."""
-        # NOCASE folds ASCII like Python's lower() does; identities that are
-        # not ASCII never reach this table's lookup (see _TEAM).
-        self.conn.execute(
-            "CREATE TEMP TABLE hw_identity (identity TEXT COLLATE NOCASE PRIMARY KEY, "
-            "team TEXT) WITHOUT ROWID"
-        )
-        self.conn.executemany(
-            "INSERT INTO temp.hw_identity VALUES (?, ?)",
-            sorted(self.rules.identities.team_of.items()),
-        )
+        conn.create_function("hw_team", 1, team_of, deterministic=True)
+        conn.create_function("hw_attribute", 3, attribute_match, deterministic=True)
+        conn.create_function("hw_title", 2, title_matches, deterministic=True)
+        conn.create_function("hw_people", 2, people_match, deterministic=True)
 
     def _drop_temp(self) -> None:
         for name in (
             "hw_dirty",
             "hw_items",
-            "hw_pending",
+            "hw_decided",
             "hw_terminal",
-            "hw_rule_rows",
+            "hw_team_number",
             "hw_identity",
-            "hw_origin",
         ):
             self.conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
@@ -1065,15 +1281,174 @@ class Classifier:
 # SQLite's default limit on bound parameters is 32,766.
 _MAX_PARAMETERS = 30_000
 
-# An item's team in SQL: the connector's; else, when the first person is a
-# member, that person's team, looked up directly; else the Python resolver
-# (also for identities that are not ASCII, whose case SQLite cannot fold).
+#: A full classification of at least this many item numbers shares its first
+#: pass with helper threads (see :func:`classification_helpers`).
+PARALLEL_ITEMS = 100_000
+#: At most this many helper threads.
+MAX_HELPERS = 3
+# Each thread takes about this many ranges of item numbers (smaller ranges
+# even out threads that meet costlier items), each of at least _MIN_RANGE.
+_RANGES_EACH = 8
+_MIN_RANGE = 1_000
+
+_FIRST_PASS_COLUMNS = (
+    "rid INTEGER PRIMARY KEY, outcome INTEGER, team, version INTEGER NOT NULL, "
+    "parent INTEGER"
+)
+
+
+def classification_helpers(
+    conn: sqlite3.Connection, rules: RuleSet, *, full: bool = False
+) -> int:
+    """How many helper threads classifying the store under ``rules`` should
+    use: one per spare core (at most :data:`MAX_HELPERS`) when every item is
+    classified (a rule set new to the store, or ``full``) and there are at
+    least :data:`PARALLEL_ITEMS` of them; else none."""
+    cores = _cores()
+    if cores < 2:
+        return 0
+    known = conn.execute(
+        "SELECT 1 FROM rule_sets WHERE rules_hash = ?", (rules.hash,)
+    ).fetchone()
+    if known is not None and not full:
+        return 0
+    low, high = conn.execute("SELECT min(rid), max(rid) FROM items").fetchone()
+    if low is None or high - low + 1 < PARALLEL_ITEMS:
+        return 0
+    return min(cores - 1, MAX_HELPERS)
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _take_ranges(
+    conn: sqlite3.Connection,
+    table: str,
+    select: str,
+    params: list[Any],
+    ranges: queue.SimpleQueue[tuple[int, int]],
+    stop: threading.Event | None = None,
+) -> None:
+    """Run the first pass over ranges from ``ranges`` into ``table`` until
+    there are none left (or ``stop`` is set)."""
+    while stop is None or not stop.is_set():
+        try:
+            start, end = ranges.get_nowait()
+        except queue.Empty:
+            return
+        conn.execute(f"INSERT INTO {table} {select}", [*params, start, end])
+
+
+class _Helper(threading.Thread):
+    """A thread that runs part of the first pass on a connection of its own:
+    its scratch database, with the store attached read-only."""
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        scratch: Scratch,
+        select: str,
+        params: list[Any],
+        ranges: queue.SimpleQueue[tuple[int, int]],
+    ):
+        super().__init__(name=f"headway-classify-{scratch.name}", daemon=True)
+        self.classifier = classifier
+        self.scratch = scratch
+        self.select = select
+        self.params = params
+        self.ranges = ranges
+        self.error: BaseException | None = None
+        self._stop_taking = threading.Event()
+        self._conn: sqlite3.Connection | None = None
+
+    def run(self) -> None:
+        try:
+            self._conn = self._connect()
+            conn = self._conn
+            conn.execute(f"CREATE TABLE part ({_FIRST_PASS_COLUMNS})")
+            conn.execute("BEGIN")
+            _take_ranges(
+                conn,
+                "main.part",
+                self.select,
+                self.params,
+                self.ranges,
+                self._stop_taking,
+            )
+            conn.execute("COMMIT")
+        except BaseException as error:  # reported to the main thread
+            self.error = error
+        finally:
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+
+    def cancel(self) -> None:
+        """Stop at once: the main thread is failing (or interrupted)."""
+        self._stop_taking.set()
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.interrupt()
+
+    def _connect(self) -> sqlite3.Connection:
+        classifier = self.classifier
+        assert classifier.store is not None
+        conn = sqlite3.connect(
+            self.scratch.path.as_uri(),
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        # Scratch: nothing in it must survive a crash.
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
+        conn.execute(
+            "ATTACH DATABASE ? AS store",
+            (f"{classifier.store.resolve().as_uri()}?mode=ro",),
+        )
+        conn.execute("PRAGMA store.cache_size = -65536")
+        conn.execute("PRAGMA store.mmap_size = 1073741824")
+        classifier._register_functions(conn)
+        classifier._lookups(conn)
+        return conn
+
+
+_BUSY_MS = 30_000
+
+_INSERT_OUTCOME = (
+    "INSERT INTO outcomes (rule_set, outcome, part, objective, category, share, "
+    "reason, rule, via) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+# An item's team number in SQL: the connector's team (text until it is
+# numbered); else, when the first person is a member, that person's team,
+# looked up directly; else the Python resolver (also for identities that are
+# not ASCII, whose case SQLite cannot fold).
 _TEAM = (
-    "coalesce(nullif(i.team, ''), CASE WHEN i.people = '[]' THEN NULL "
+    "CASE WHEN i.team IS NOT NULL AND i.team != '' THEN coalesce("
+    "(SELECT n.number FROM temp.hw_team_number AS n WHERE n.name = i.team), i.team) "
+    "WHEN i.people = '[]' THEN NULL "
     "WHEN length(i.people) = length(CAST(i.people AS BLOB)) THEN coalesce("
     "(SELECT t.team FROM temp.hw_identity AS t "
     "WHERE t.identity = json_extract(i.people, '$[0]')), hw_team(i.people)) "
-    "ELSE hw_team(i.people) END)"
+    "ELSE hw_team(i.people) END"
+)
+
+# The number of an item's parent, if the store has it. A tombstoned parent
+# needs no test here: it is never classified (not in this batch, no row in
+# `classified`), so nothing inherits from it. That keeps the look-up inside
+# the (source, id) index.
+_PARENT = (
+    "CASE WHEN i.parent IS NULL THEN NULL ELSE (SELECT p.rid FROM items AS p "
+    "WHERE p.source = i.source AND p.id = i.parent) END"
 )
 
 
@@ -1085,19 +1460,8 @@ def _rows_of(assignment: Assignment) -> list[tuple[str | None, str, float]]:
     return [(None, assignment.category, 1.0)]
 
 
-def _classified_from_rows(rows: Sequence[sqlite3.Row]) -> Classified:
-    first = rows[0]
-    if first["category"] == "strategic":
-        assignment = Assignment(
-            shares=tuple((r["objective"], r["share"]) for r in rows),
-            category="strategic",
-            reason=first["reason"],
-        )
-    else:
-        assignment = Assignment(category=first["category"], reason=first["reason"])
-    return Classified(
-        assignment, first["via"], first["rule"], first["depth"], first["team"]
-    )
+def _answer_key(parts: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+    return tuple(tuple(part) for part in parts)
 
 
 def _json_list(text: str | None) -> list[str]:
@@ -1174,6 +1538,18 @@ def _attribute_sql(
         "WHEN 'object' THEN 0 WHEN 'null' THEN 0 "
         f"ELSE json_extract(i.attributes, ?) IN ({marks}) END)"
     )
+
+
+def _title_is_sql(pattern: re.Pattern[str]) -> bool:
+    """Whether a title test is SQL text comparisons (for ASCII titles): plain
+    text, or a regex whose text pieces SQL tests before calling it."""
+    if literal_alternatives(pattern) is not None:
+        return True
+    try:
+        loose = re.compile(_without_zero_width(pattern.pattern), pattern.flags)
+    except re.error:
+        return False
+    return literal_alternatives(loose) is not None
 
 
 def _title_sql(rule: Rule, params: list[Any]) -> str:
@@ -1267,8 +1643,10 @@ def literal_alternatives(
     """A regex that is only literal alternatives, as ``(anchored, text)`` pairs.
 
     Recognises an optional ``(?i)``, alternatives of plain text with
-    backslash-escaped punctuation, each optionally anchored with ``^``, and one
-    group of alternatives after ``^`` (``^(demo|call)``). Anything else (and
+    backslash-escaped punctuation, each optionally anchored with ``^``, and
+    groups of plain alternatives inside them (``^(demo|call)``, ``sprint
+    (planning|retro)``), which are spelled out into every text they allow
+    (at most :data:`_MAX_SPELLED` of them). Anything else (and
     case-insensitive text that is not ASCII) returns ``None``: SQL then calls
     the regex itself.
     """
@@ -1286,17 +1664,65 @@ def literal_alternatives(
         if part is None:
             return None
         anchored = part.startswith("^")
-        body = part[1:] if anchored else part
-        group = re.fullmatch(r"\((?:\?:)?(.*)\)", body)
-        inner = _split_top(group[1]) if group else [body]
-        for option in inner:
-            literal = _unescape(option) if option is not None else None
-            if not literal:
-                return None
-            if ignore_case and not literal.isascii():
+        spelled = _spell_out(part[1:] if anchored else part)
+        if spelled is None:
+            return None
+        for literal in spelled:
+            if not literal or (ignore_case and not literal.isascii()):
                 return None
             alternatives.append((anchored, literal))
+        if len(alternatives) > _MAX_SPELLED:
+            return None
     return alternatives, ignore_case
+
+
+#: The most texts a pattern of literal groups is spelled out into for SQL.
+_MAX_SPELLED = 32
+
+
+def _spell_out(body: str) -> list[str] | None:
+    """Every text a run of plain text and groups of plain alternatives
+    matches (``a (b|c)`` gives ``a b`` and ``a c``), or ``None`` if it has
+    any other syntax."""
+    texts, index = [""], 0
+    while index < len(body):
+        if body[index] == "(":
+            close = _group_end(body, index)
+            if close is None or body[close + 1 : close + 2] in ("?", "*", "+", "{"):
+                return None
+            inner = body[index + 1 : close].removeprefix("?:")
+            options = [
+                _unescape(o) if o is not None else None for o in _split_top(inner)
+            ]
+            if any(o is None or "(" in inner for o in options):
+                return None
+            texts = [t + o for t in texts for o in options if o is not None]
+            index = close + 1
+        else:
+            end = index
+            while end < len(body) and body[end] != "(":
+                end += 2 if body[end] == "\\" else 1
+            literal = _unescape(body[index:end])
+            if literal is None:
+                return None
+            texts = [t + literal for t in texts]
+            index = end
+        if len(texts) > _MAX_SPELLED:
+            return None
+    return texts
+
+
+def _group_end(text: str, start: int) -> int | None:
+    """The index of the ``)`` closing the group opened at ``start``."""
+    index = start + 1
+    while index < len(text):
+        if text[index] == "\\":
+            index += 2
+            continue
+        if text[index] == ")":
+            return index
+        index += 1
+    return None
 
 
 def _split_top(text: str) -> list[str | None]:

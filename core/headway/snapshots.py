@@ -26,7 +26,15 @@ from .config import Config, parse_config
 from .errors import HeadwayError, ScoringError
 from .measures import MeasureContext
 from .model import KeyResult, Measure, Period, Scorecard, Snapshot, format_utc
-from .rules import Classifier, Identities, RefreshStats, item_label, rule_set
+from .rules import (
+    TEAM_STRIDE,
+    Classifier,
+    Identities,
+    RefreshStats,
+    classification_helpers,
+    item_label,
+    rule_set,
+)
 from .scoring import (
     BUSYWORK_GROUPS,
     Alignment,
@@ -175,16 +183,30 @@ def score(
     for pragma in _SCORING_PRAGMAS:
         store.conn.execute(pragma)
     try:
-        with store.transaction(rollback=not save) as conn:
-            classification = Classifier(conn, rules, plugins).refresh(full=reclassify)
+        # Classifying every item of a large store shares the work with
+        # helper threads, which read the store on their own connections and
+        # write to scratch databases this transaction leaves unlocked.
+        helpers = classification_helpers(store.conn, rules, full=reclassify)
+        with (
+            store.scratch(helpers) as scratch,
+            store.transaction(rollback=not save, lock_attached=False) as conn,
+        ):
+            classifier = Classifier(
+                conn, rules, plugins, store=store.path, scratch=scratch
+            )
+            classification = classifier.refresh(full=reclassify)
             clock.lap("classify")
-            allocations, items = _allocations(conn, rules.hash, scorecard, span)
+            allocations, items = _allocations(
+                conn, classification.rule_set, scorecard, span
+            )
             clock.lap("effort")
             readings = read_values(store, config, plugins, span)
             nodes = score_scorecard(scorecard, readings, span.moment)
             clock.lap("values")
             overall = align(allocations)
-            groups = _unaligned_groups(conn, rules.hash, span, overall.effort)
+            groups = _unaligned_groups(
+                conn, classification.rule_set, span, overall.effort
+            )
             before = _previous_picture(
                 conn, scorecard.period.label, span.moment, recomputing
             )
@@ -447,35 +469,51 @@ def _number(value: Any, what: str, origin: str) -> float | None:
 
 
 def _allocations(
-    conn: sqlite3.Connection, rules_hash: str, scorecard: Scorecard, span: Window
+    conn: sqlite3.Connection, rule_set: int, scorecard: Scorecard, span: Window
 ) -> tuple[list[Allocation], int]:
     """Effort per team and objective (or category) in the window, and the
     number of items it came from."""
     start, end = span.bounds()
     conn.execute("DROP TABLE IF EXISTS temp.hw_alloc")
     conn.execute(
-        "CREATE TEMP TABLE hw_alloc (team TEXT NOT NULL, objective TEXT NOT NULL, "
-        "category TEXT NOT NULL, effort REAL NOT NULL, items INTEGER NOT NULL, "
-        "shares REAL NOT NULL, PRIMARY KEY (team, objective, category))"
+        "CREATE TEMP TABLE hw_alloc (k INTEGER PRIMARY KEY, effort REAL NOT NULL, "
+        "items INTEGER NOT NULL)"
     )
-    # Summing into a small keyed table is one pass; GROUP BY would sort every
-    # assignment first. Shares of an item sum to 1, so summing them counts items.
-    # `+rules_hash` makes it a plain table scan: the rule set is most of the
-    # table, and walking the index would fetch each row out of order.
+    # One pass sums each item's effort under its team and outcome, one
+    # integer key (a key of two columns is several times slower, and GROUP
+    # BY would sort every item first); the outcomes' shares split it below.
     conn.execute(
-        "INSERT INTO temp.hw_alloc SELECT ifnull(team, ''), ifnull(objective, ''), "
-        "category, effort, 1, share FROM assignments "
-        "WHERE +rules_hash = ? AND occurred_at >= ? AND occurred_at < ? "
-        "ON CONFLICT (team, objective, category) DO UPDATE SET "
-        "effort = effort + excluded.effort, items = items + 1, "
-        "shares = shares + excluded.shares",
-        (rules_hash, start, end),
+        "INSERT INTO temp.hw_alloc SELECT ifnull(c.team, 0) * ? + c.outcome, "
+        "i.effort, 1 FROM classified AS c CROSS JOIN items AS i ON i.rid = c.item "
+        "WHERE c.rule_set = ? AND i.occurred_at >= ? AND i.occurred_at < ? "
+        "ON CONFLICT (k) DO UPDATE SET effort = effort + excluded.effort, "
+        "items = items + 1",
+        (TEAM_STRIDE, rule_set, start, end),
     )
+    parts: dict[int, list[tuple[str | None, str, float]]] = {}
+    for outcome, objective, category, fraction in conn.execute(
+        "SELECT outcome, objective, category, share FROM outcomes "
+        "WHERE rule_set = ? ORDER BY outcome, part",
+        (rule_set,),
+    ):
+        parts.setdefault(outcome, []).append((objective, category, fraction))
+    names = _team_names(conn)
+    sums: dict[tuple[str, str, str], list[Any]] = {}
+    summed = conn.execute("SELECT k, effort, items FROM temp.hw_alloc")
+    for key, effort, count in summed:
+        team = names.get(key // TEAM_STRIDE) or ""
+        for objective, category, fraction in parts[key % TEAM_STRIDE]:
+            entry = sums.setdefault((team, objective or "", category), [0.0, 0, 0.0])
+            entry[0] += effort * fraction
+            entry[1] += count
+            entry[2] += count * fraction
+    conn.execute("DROP TABLE temp.hw_alloc")
+
     perspective_of = {o.id: o.perspective for o in scorecard.objectives}
     allocations = []
     items = 0.0
-    for team, objective, category, effort, count, shares in conn.execute(
-        "SELECT * FROM temp.hw_alloc ORDER BY team, category, objective"
+    for (team, objective, category), (effort, count, shares) in sorted(
+        sums.items(), key=lambda entry: (entry[0][0], entry[0][2], entry[0][1])
     ):
         items += shares
         allocations.append(
@@ -488,12 +526,15 @@ def _allocations(
                 items=count,
             )
         )
-    conn.execute("DROP TABLE temp.hw_alloc")
     return allocations, round(items)
 
 
+def _team_names(conn: sqlite3.Connection) -> dict[int, str]:
+    return dict(conn.execute("SELECT id, name FROM team_names"))
+
+
 def _unaligned_groups(
-    conn: sqlite3.Connection, rules_hash: str, span: Window, total: float
+    conn: sqlite3.Connection, rule_set: int, span: Window, total: float
 ) -> list[WorkGroup]:
     """Unaligned work of the window, grouped for the busywork insight.
 
@@ -503,13 +544,22 @@ def _unaligned_groups(
     groups get their parent named.
     """
     start, end = span.bounds()
+    unaligned = [
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT outcome FROM outcomes WHERE rule_set = ? "
+            "AND category = 'unaligned'",
+            (rule_set,),
+        )
+    ]
+    names = _team_names(conn)
     rows = conn.execute(
-        "SELECT a.source, i.kind, i.project, i.parent, i.title, a.effort, i.id, "
-        "i.key, i.url, a.team FROM assignments AS a CROSS JOIN items AS i "
-        "ON i.source = a.source AND i.id = a.item_id "
-        "WHERE +a.rules_hash = ? AND a.category = 'unaligned' "
-        "AND a.occurred_at >= ? AND a.occurred_at < ?",
-        (rules_hash, start, end),
+        "SELECT i.source, i.kind, i.project, i.parent, i.title, i.effort, i.id, "
+        "i.key, i.url, c.team FROM classified AS c CROSS JOIN items AS i "
+        "ON i.rid = c.item WHERE c.rule_set = ? "
+        f"AND c.outcome IN ({', '.join('?' for _ in unaligned)}) "
+        "AND i.occurred_at >= ? AND i.occurred_at < ?",
+        (rule_set, *unaligned, start, end),
     )
     patterns: dict[str, str] = {}
     merged: dict[tuple[Any, ...], list[Any]] = {}
@@ -535,7 +585,7 @@ def _unaligned_groups(
                 effort == last["effort"] and item > last["id"]
             ):
                 continue
-        top.append(_example(source, item, key, title, url, team, effort))
+        top.append(_example(source, item, key, title, url, names.get(team), effort))
         top.sort(key=lambda e: (-e["effort"], e["id"]))
         del top[3:]
     groups = group_work(
@@ -752,17 +802,15 @@ def _insert(
 
 def _prune_rule_sets(conn: sqlite3.Connection, current: str) -> None:
     """Drop the classification cache of all but the latest rule sets."""
-    stale = [
-        row[0]
-        for row in conn.execute(
-            "SELECT rules_hash FROM rule_sets WHERE rules_hash != ? "
-            "ORDER BY classified_at DESC LIMIT -1 OFFSET ?",
-            (current, KEPT_RULE_SETS - 1),
-        )
-    ]
-    for rules_hash in stale:
-        conn.execute("DELETE FROM assignments WHERE rules_hash = ?", (rules_hash,))
-        conn.execute("DELETE FROM rule_sets WHERE rules_hash = ?", (rules_hash,))
+    stale = conn.execute(
+        "SELECT id, rules_hash FROM rule_sets WHERE rules_hash != ? "
+        "ORDER BY classified_at DESC, id DESC LIMIT -1 OFFSET ?",
+        (current, KEPT_RULE_SETS - 1),
+    ).fetchall()
+    for number, rules_hash in stale:
+        for table in ("classified", "outcomes"):
+            conn.execute(f"DELETE FROM {table} WHERE rule_set = ?", (number,))
+        conn.execute("DELETE FROM rule_sets WHERE id = ?", (number,))
         log.info("dropped the classification cache of rule set %s", rules_hash)
 
 

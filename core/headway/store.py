@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -391,6 +392,115 @@ _UNALIGNED_BY_MOMENT = "DROP VIEW unaligned_items;\n" + _unaligned_view(
     "min(s.period_end, s.taken_at)"
 )
 
+# Schema 4: a compact classification cache. Each item gets a stable number
+# (`rid`, an INTEGER PRIMARY KEY, so VACUUM keeps it), and a rule set's
+# classification is one narrow row per item in `classified` that points at
+# what decided it (`outcomes`), instead of one wide row per item and
+# objective: a million items cost a tenth of the writes. `assignments`
+# becomes a view with the columns the table had; `effort`, `occurred_at` and
+# the reason's ancestor are read from `items`. The old cache is dropped: the
+# next score classifies every item once.
+_ITEMS_WITH_NUMBERS = """
+CREATE TABLE items_numbered (
+    source TEXT NOT NULL,
+    id TEXT NOT NULL,
+    key TEXT,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    url TEXT,
+    project TEXT,
+    team TEXT,
+    people TEXT NOT NULL DEFAULT '[]',
+    status TEXT,
+    state TEXT NOT NULL DEFAULT 'open',
+    created_at TEXT,
+    updated_at TEXT,
+    closed_at TEXT,
+    occurred_at TEXT,
+    effort REAL NOT NULL DEFAULT 0,
+    points REAL,
+    value REAL,
+    labels TEXT NOT NULL DEFAULT '[]',
+    parent TEXT,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    version INTEGER NOT NULL DEFAULT 1,
+    synced_at TEXT NOT NULL,
+    run_id INTEGER,
+    deleted_at TEXT,
+    rid INTEGER PRIMARY KEY,
+    UNIQUE (source, id)
+);
+"""
+_COMPACT_CACHE = f"""
+DROP VIEW unaligned_items;
+DROP TABLE assignments;
+DROP TABLE rule_sets;
+{_ITEMS_WITH_NUMBERS}
+INSERT INTO items_numbered ({", ".join(ITEM_COLUMNS)}, rid)
+SELECT {", ".join(ITEM_COLUMNS)}, rowid FROM items ORDER BY rowid;
+DROP TABLE items;
+ALTER TABLE items_numbered RENAME TO items;
+CREATE INDEX items_parent ON items (source, parent) WHERE parent IS NOT NULL;
+CREATE TABLE rule_sets (
+    id INTEGER PRIMARY KEY,
+    rules_hash TEXT NOT NULL UNIQUE,
+    rules TEXT NOT NULL,
+    classified_through INTEGER NOT NULL DEFAULT 0,
+    classified_at TEXT NOT NULL
+);
+CREATE TABLE team_names (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE outcomes (
+    rule_set INTEGER NOT NULL,
+    outcome INTEGER NOT NULL,
+    part INTEGER NOT NULL,
+    objective TEXT,
+    category TEXT NOT NULL,
+    share REAL NOT NULL,
+    reason TEXT NOT NULL,
+    rule INTEGER,
+    via TEXT NOT NULL,
+    PRIMARY KEY (rule_set, outcome, part)
+) WITHOUT ROWID;
+CREATE TABLE classified (
+    rule_set INTEGER NOT NULL,
+    item INTEGER NOT NULL,
+    outcome INTEGER NOT NULL,
+    origin INTEGER,
+    depth INTEGER,
+    team INTEGER,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (rule_set, item)
+) WITHOUT ROWID;
+CREATE VIEW assignments AS
+SELECT
+    s.rules_hash,
+    i.source,
+    i.id AS item_id,
+    o.objective,
+    o.category,
+    o.share,
+    i.effort * o.share AS effort,
+    CASE WHEN c.origin IS NULL THEN o.reason
+        ELSE 'inherited from ' || g.source || ':' || coalesce(nullif(g.key, ''), g.id)
+            || ' (' || o.reason || ')' END AS reason,
+    o.rule,
+    CASE WHEN c.origin IS NULL THEN o.via ELSE 'inherited' END AS via,
+    c.depth,
+    t.name AS team,
+    i.occurred_at,
+    c.version
+FROM classified AS c
+JOIN rule_sets AS s ON s.id = c.rule_set
+JOIN items AS i ON i.rid = c.item
+JOIN outcomes AS o ON o.rule_set = c.rule_set AND o.outcome = c.outcome
+LEFT JOIN team_names AS t ON t.id = c.team
+LEFT JOIN items AS g ON g.rid = c.origin;
+{_unaligned_view("min(s.period_end, s.taken_at)")}
+"""
+
 #: The schema, in order. Append; never edit a migration that has shipped.
 MIGRATIONS: list[Migration] = [
     Migration(
@@ -407,7 +517,25 @@ MIGRATIONS: list[Migration] = [
         "unaligned_items counts what occurred by the snapshot's moment",
         _sql(_UNALIGNED_BY_MOMENT),
     ),
+    Migration(
+        4,
+        "items numbered (rid); the classification cache as one row per item "
+        "(classified, outcomes, team_names) behind the assignments view",
+        _sql(_COMPACT_CACHE),
+    ),
 ]
+
+
+@attrs.frozen
+class Scratch:
+    """A scratch database attached to a store's connection (:meth:`Store.scratch`).
+
+    :param path: its file, for other connections to open.
+    :param name: the schema name it has on the store's connection.
+    """
+
+    path: Path
+    name: str
 
 
 @attrs.frozen
@@ -562,18 +690,40 @@ class Store:
                 log.debug(
                     "store %s: applied migration %d", self.path, migration.version
                 )
+                # A migration may rewrite a large table (schema 4 copies
+                # `items`): fold each into the file, so the write-ahead log
+                # never holds more than one of them, and at the end give its
+                # space back rather than leave a log as big as the store.
+                self._checkpoint("PASSIVE")
+            self._checkpoint("TRUNCATE")
+
+    def _checkpoint(self, mode: str) -> None:
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.conn.execute(f"PRAGMA wal_checkpoint({mode})")
 
     # ------------------------------------------------------------ transactions
 
     @contextlib.contextmanager
-    def transaction(self, *, rollback: bool = False) -> Iterator[sqlite3.Connection]:
+    def transaction(
+        self, *, rollback: bool = False, lock_attached: bool = True
+    ) -> Iterator[sqlite3.Connection]:
         """A write transaction: committed on success, rolled back on any error.
 
         :param rollback: roll back even on success (``headway score
             --no-save`` computes with writes that must not stay).
+        :param lock_attached: lock the attached databases too, as ``BEGIN
+            IMMEDIATE`` does. Without it only the store is locked for writing
+            at once, and an attached scratch database (:meth:`scratch`) stays
+            free for other connections until this one first reads it.
         """
         with self._errors():
-            self.conn.execute("BEGIN IMMEDIATE")
+            if lock_attached:
+                self.conn.execute("BEGIN IMMEDIATE")
+            else:
+                self.conn.execute("BEGIN")
+                # A write to the store (that changes nothing) takes its write
+                # lock now, waiting for another writer as BEGIN IMMEDIATE would.
+                self.conn.execute("UPDATE main.migrations SET name = name WHERE 0")
             try:
                 yield self.conn
             except BaseException:
@@ -581,6 +731,37 @@ class Store:
                     self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("ROLLBACK" if rollback else "COMMIT")
+
+    @contextlib.contextmanager
+    def scratch(self, count: int) -> Iterator[list[Scratch]]:
+        """``count`` private databases for work done beside this connection.
+
+        Each is a new file in a temporary folder, attached to this
+        connection (outside any transaction) as ``hw_scratch0``,
+        ``hw_scratch1``, ...; another connection fills it, and this one reads
+        it once that is done (see ``lock_attached`` of :meth:`transaction`).
+        They are detached and deleted afterwards.
+        """
+        if count <= 0:
+            yield []
+            return
+        with tempfile.TemporaryDirectory(prefix="headway-scratch-") as folder:
+            attached: list[Scratch] = []
+            try:
+                with self._errors():
+                    for number in range(count):
+                        scratch = Scratch(
+                            Path(folder) / f"part{number}.db", f"hw_scratch{number}"
+                        )
+                        self.conn.execute(
+                            f"ATTACH DATABASE ? AS {scratch.name}", (str(scratch.path),)
+                        )
+                        attached.append(scratch)
+                yield attached
+            finally:
+                for scratch in attached:
+                    with contextlib.suppress(sqlite3.Error):
+                        self.conn.execute(f"DETACH DATABASE {scratch.name}")
 
     @contextlib.contextmanager
     def read_transaction(self) -> Iterator[sqlite3.Connection]:

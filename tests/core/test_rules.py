@@ -508,6 +508,19 @@ def test_a_rolled_back_refresh_leaves_no_trace(tmp_path: Path):
         ("a|", None),
         ("(?m)^a", None),
         ("(?i:a)b", None),
+        (
+            "(?i)sprint (planning|retro)",
+            ([(False, "sprint planning"), (False, "sprint retro")], True),
+        ),
+        ("^x(?:y|z)", ([(True, "xy"), (True, "xz")], False)),
+        (
+            "(a|b)(c|d)",
+            ([(False, "ac"), (False, "ad"), (False, "bc"), (False, "bd")], False),
+        ),
+        (r"\(x\)", ([(False, "(x)")], False)),
+        ("(ab)?c", None),
+        ("(a(b|c))", None),
+        ("(a|b)(c|d)(e|f)(g|h)(i|j)(k|l)", None),
     ],
     ids=[
         "literal",
@@ -523,6 +536,13 @@ def test_a_rolled_back_refresh_leaves_no_trace(tmp_path: Path):
         "empty-alternative",
         "multiline",
         "scoped-flag",
+        "inner-group",
+        "non-capturing",
+        "two-groups",
+        "escaped-parentheses",
+        "quantified-group",
+        "nested-group",
+        "too-many-texts",
     ],
 )
 def test_only_plain_literal_patterns_take_the_sql_fast_path(pattern, expected):

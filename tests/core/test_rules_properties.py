@@ -44,6 +44,9 @@ PATTERNS = [
     r"(?i)fix$|\bbug\b",
     r"^Daily|login$",
     r"\\b",
+    "(?i)fix (login|bug)",
+    "^(Daily|STANDUP) (standup|notes)",
+    r"release v1\.(1|2)",
 ]
 LABELS = ["ci", "release", "x y", 'q"t']
 PEOPLE = ["ann@x.com", "GH:ANN", "bob@x.com", "carol", "jira:a1"]

@@ -84,6 +84,57 @@ def test_migrations_apply_in_order_and_only_once(tmp_path, monkeypatch):
     assert len(applied) == 1
 
 
+def test_schema_4_numbers_the_items_and_drops_the_old_classification_cache(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "headway.db"
+    from headway import store as store_module
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:3])
+    with Store.open(path) as old:
+        run = old.start_run("src", "test")
+        old.write_page(
+            "src", run, Page([item("1"), item("2", parent="1"), item("3")], stream="s")
+        )
+        old.write_page("src", run, Page([Tombstone("3")], stream="s"))
+        old.conn.execute(
+            "INSERT INTO rule_sets VALUES ('h', '{}', 1, '2026-01-01T00:00:00.000Z')"
+        )
+        old.conn.execute(
+            "INSERT INTO assignments (rules_hash, source, item_id, category, share, "
+            "effort, reason, via, version) "
+            "VALUES ('h', 'src', '1', 'unaligned', 1, 0, 'no rule matched', "
+            "'default', 1)"
+        )
+        before = old.conn.execute("SELECT rowid, * FROM items ORDER BY id").fetchall()
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
+
+    with Store.open(path) as store:
+        assert store.version == 4
+        # The copy of `items` went into the file: no write-ahead log as big
+        # as the store is left beside it.
+        assert (tmp_path / "headway.db-wal").stat().st_size == 0
+        after = store.conn.execute(
+            "SELECT rid, source, id, key, kind, title, url, project, team, people, "
+            "status, state, created_at, updated_at, closed_at, occurred_at, effort, "
+            "points, value, labels, parent, attributes, version, synced_at, run_id, "
+            "deleted_at FROM items ORDER BY id"
+        ).fetchall()
+        assert after == before
+        for table in ("rule_sets", "classified", "outcomes", "assignments"):
+            count = store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            assert count == (0,), table
+        assert store.conn.execute("SELECT count(*) FROM unaligned_items").fetchone()
+        indexes = {row[1] for row in store.conn.execute("PRAGMA index_list(items)")}
+        assert "items_parent" in indexes
+        # Syncs go on as before: an item keeps its number when it changes.
+        run = store.start_run("src", "test")
+        store.write_page("src", run, Page([item("1", effort=2.0)], stream="s"))
+        assert store.conn.execute(
+            "SELECT rid, effort, version FROM items WHERE id = '1'"
+        ).fetchone() == (before[0][0], 2.0, 2)
+
+
 def test_a_store_from_a_newer_headway_is_refused_untouched(tmp_path):
     path = tmp_path / "headway.db"
     with Store.open(path) as store:

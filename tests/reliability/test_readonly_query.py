@@ -58,7 +58,7 @@ READS = {
         "SELECT sum(x) FROM n",
         "6",
     ),
-    "pragma-table-info": ("SELECT count(*) FROM pragma_table_info('items')", "25"),
+    "pragma-table-info": ("SELECT count(*) FROM pragma_table_info('items')", "26"),
     "pragma-integrity-check": ("PRAGMA integrity_check", "ok"),
 }
 
