@@ -467,36 +467,80 @@ def baseline(path: Path, repeat: int = 3) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def measure(folder: Path) -> dict[str, Any]:
-    """Baseline and score timings in this process (run it in a fresh one)."""
+def fresh_rules(config: Any, round_number: int) -> Any:
+    """The configuration with a rule set the store has not seen: the first
+    rule's name (part of the rules hash) carries the round's number."""
+    scorecard = config.scorecard
+    first, *rest = scorecard.rules
+    renamed = attrs.evolve(first, name=f"{first.name} (round {round_number})")
+    return attrs.evolve(
+        config, scorecard=attrs.evolve(scorecard, rules=(renamed, *rest))
+    )
+
+
+SCORES = ("cold", "warm", "incremental")
+
+
+def measure(folder: Path, rounds: int = 3) -> dict[str, Any]:
+    """Baseline and score timings in this process (run it in a fresh one).
+
+    Each round times the baseline, then a cold score (a rule set new to the
+    store), a warm one and, after a sync that changed 1 % of the jira items,
+    an incremental one. Each score's ratio is taken against its own round's
+    baseline, so a machine that speeds up or slows down during the run
+    affects both sides of a ratio alike.
+    """
     config = load_config(folder / "headway.toml")
     plugins = Plugins.create(entry_points=False)
     database = folder / "headway.db"
-    result: dict[str, Any] = {"items": _count(database)}
-    result["baseline"], result["baseline_cpu"] = baseline(database)
-    with Store.open(database) as store:
-        with Timer() as timer:
-            cold = score(config, store, plugins, as_of=AS_OF, now=NOW)
-        result["cold"], result["cold_cpu"] = timer.wall, timer.cpu
-        result["cold_steps"] = dict(cold.timings)
-        result["cold_steps_cpu"] = dict(cold.cpu_timings)
-        result["classified"] = cold.classification.classified
-        with Timer() as timer:
-            warm = score(config, store, plugins, as_of=AS_OF, now=NOW)
-        result["warm"], result["warm_cpu"] = timer.wall, timer.cpu
-        result["warm_steps"] = dict(warm.timings)
-        result["warm_steps_cpu"] = dict(warm.cpu_timings)
-        result["alignment"] = cold.data["snapshot"]["alignment"]
-    result["changed"] = touch(folder)
-    with Store.open(database) as store:
-        with Timer() as timer:
-            incremental = score(config, store, plugins, as_of=AS_OF, now=NOW)
-        result["incremental"], result["incremental_cpu"] = timer.wall, timer.cpu
-        result["reclassified"] = incremental.classification.classified
-    after = baseline(database)
-    result["baseline_after"], result["baseline_after_cpu"] = after
+    result: dict[str, Any] = {"items": _count(database), "rounds": []}
+    for number in range(1, rounds + 1):
+        figures: dict[str, Any] = {}
+        figures["baseline"], figures["baseline_cpu"] = baseline(database)
+        variant = fresh_rules(config, number)
+        with Store.open(database) as store:
+            with Timer() as timer:
+                cold = score(variant, store, plugins, as_of=AS_OF, now=NOW)
+            figures["cold"], figures["cold_cpu"] = timer.wall, timer.cpu
+            figures["cold_steps"] = dict(cold.timings)
+            figures["cold_steps_cpu"] = dict(cold.cpu_timings)
+            figures["classified"] = cold.classification.classified
+            with Timer() as timer:
+                warm = score(variant, store, plugins, as_of=AS_OF, now=NOW)
+            figures["warm"], figures["warm_cpu"] = timer.wall, timer.cpu
+            figures["warm_steps"] = dict(warm.timings)
+            figures["warm_steps_cpu"] = dict(warm.cpu_timings)
+            figures["alignment"] = cold.data["snapshot"]["alignment"]
+        figures["changed"] = touch(folder)
+        with Store.open(database) as store:
+            with Timer() as timer:
+                incremental = score(variant, store, plugins, as_of=AS_OF, now=NOW)
+            figures["incremental"] = timer.wall
+            figures["incremental_cpu"] = timer.cpu
+            figures["reclassified"] = incremental.classification.classified
+        result["rounds"].append(figures)
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
+
+
+def medians(result: dict[str, Any]) -> dict[str, float]:
+    """Median seconds of each measurement and median ratio of each score
+    over the rounds (``cold`` and ``cold_ratio``, ``cold_cpu`` and
+    ``cold_cpu_ratio``, ...)."""
+    rounds = result["rounds"]
+    found: dict[str, float] = {}
+    for clock in ("", "_cpu"):
+        found[f"baseline{clock}"] = statistics.median(
+            r[f"baseline{clock}"] for r in rounds
+        )
+        for name in SCORES:
+            found[f"{name}{clock}"] = statistics.median(
+                r[f"{name}{clock}"] for r in rounds
+            )
+            found[f"{name}{clock}_ratio"] = statistics.median(
+                r[f"{name}{clock}"] / r[f"baseline{clock}"] for r in rounds
+            )
+    return found
 
 
 def _count(path: Path) -> int:
@@ -509,14 +553,16 @@ def _count(path: Path) -> int:
         conn.close()
 
 
-def run_size(items: int, folder: Path) -> dict[str, Any]:
+def run_size(items: int, folder: Path, rounds: int) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if not (folder / "headway.db").exists():
         build(folder, items)
     built = time.perf_counter() - started
+    # What building wrote reaches the disk before anything is timed.
+    os.sync()
     child = subprocess.run(
-        [sys.executable, __file__, "--measure", str(folder)],
+        [sys.executable, __file__, "--measure", str(folder), "--rounds", str(rounds)],
         capture_output=True,
         text=True,
     )
@@ -528,62 +574,84 @@ def run_size(items: int, folder: Path) -> dict[str, Any]:
 
 
 def report(result: dict[str, Any]) -> None:
-    base, base_cpu = result["baseline"], result["baseline_cpu"]
-    print(f"items: {result['items']:,} (built in {result['build']:.1f} s)")
+    found = medians(result)
+    rounds = result["rounds"]
+    print(
+        f"items: {result['items']:,} (built in {result['build']:.1f} s), "
+        f"{len(rounds)} round(s); medians, ratios against each round's baseline"
+    )
     print(
         "  baseline  SELECT team, SUM(effort) FROM items GROUP BY team: "
-        f"{base:.2f} s wall, {base_cpu:.2f} s CPU"
+        f"{found['baseline']:.2f} s wall, {found['baseline_cpu']:.2f} s CPU  "
+        f"(rounds: {_list(r['baseline'] for r in rounds)})"
     )
-    for name in ("cold", "warm", "incremental"):
-        wall, cpu = result[name], result[f"{name}_cpu"]
+    for name in SCORES:
         print(
-            f"  score {name:<12} {wall:6.2f} s wall (ratio {wall / base:5.2f})  "
-            f"{cpu:6.2f} s CPU (ratio {cpu / base_cpu:5.2f})"
+            f"  score {name:<12} {found[name]:6.2f} s wall (ratio "
+            f"{found[name + '_ratio']:5.2f})  {found[name + '_cpu']:6.2f} s CPU "
+            f"(ratio {found[name + '_cpu_ratio']:5.2f})  "
+            f"(rounds: {_list(r[name] for r in rounds)})"
         )
     for name in ("cold", "warm"):
-        wall, cpu = result[f"{name}_steps"], result[f"{name}_steps_cpu"]
-        steps = ", ".join(f"{k} {v:.2f}/{cpu[k]:.2f}" for k, v in wall.items())
-        print(f"    {name} steps (s, wall/CPU): {steps}")
+        steps = _median_steps(rounds, f"{name}_steps")
+        cpu = _median_steps(rounds, f"{name}_steps_cpu")
+        line = ", ".join(f"{k} {v:.2f}/{cpu[k]:.2f}" for k, v in steps.items())
+        print(f"    {name} steps (s, wall/CPU, medians): {line}")
+    last = rounds[-1]
     print(
-        f"    classified {result['classified']:,} items cold, "
-        f"{result['reclassified']:,} after a sync changed {result['changed']:,}"
+        f"    classified {last['classified']:,} items cold, "
+        f"{last['reclassified']:,} after a sync changed {last['changed']:,}"
     )
     print(f"  peak RSS of the scoring process: {result['rss_mb']:.0f} MB")
     print(
-        f"  time per item, cold: {1e6 * result['cold'] / result['items']:.2f} us wall, "
-        f"{1e6 * result['cold_cpu'] / result['items']:.2f} us CPU"
+        f"  time per item, cold: {1e6 * found['cold'] / result['items']:.2f} us wall, "
+        f"{1e6 * found['cold_cpu'] / result['items']:.2f} us CPU"
     )
+
+
+def _list(values: Any) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def _median_steps(rounds: list[dict[str, Any]], key: str) -> dict[str, float]:
+    names = rounds[0][key]
+    return {n: statistics.median(r[key][n] for r in rounds) for n in names}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--growth", action="store_true", help="100k, 300k and 1M")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per size")
     parser.add_argument("--folder", type=Path, help="keep the stores here (reused)")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.measure:
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(args.measure, args.rounds)))
         return 0
     sizes = [100_000, 300_000, 1_000_000] if args.growth else [args.items]
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         root = args.folder or Path(scratch)
-        results = [run_size(n, root / f"items-{n}") for n in sizes]
+        results = [run_size(n, root / f"items-{n}", args.rounds) for n in sizes]
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     for result in results:
         report(result)
     if len(results) > 1:
+        found = [medians(r) for r in results]
         for name in ("cold", "cold_cpu", "warm", "warm_cpu"):
-            per_item = [r[name] / r["items"] for r in results]
+            per_item = [
+                f[name] / r["items"] for f, r in zip(found, results, strict=True)
+            ]
             print(
                 f"growth of time per item ({name.replace('_', ' ')}), smallest to "
                 f"largest: {per_item[-1] / per_item[0]:.2f}x"
             )
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

@@ -915,16 +915,23 @@ class Classifier:
         """Items no rule matched take the rule-made outcome of their nearest
         ancestor that a rule decided, within :data:`MAX_DEPTH` levels."""
         conn = self.conn
+        # Most have a parent that a rule matched: one join decides them.
+        conn.execute(
+            "INSERT INTO temp.hw_decided SELECT h.rid, p.outcome, h.parent, 1 "
+            "FROM temp.hw_items AS h CROSS JOIN temp.hw_items AS p "
+            "ON p.rid = h.parent WHERE h.outcome IS NULL AND p.outcome IS NOT NULL"
+        )
         conn.execute(
             "CREATE TEMP TABLE hw_terminal (rid INTEGER PRIMARY KEY, "
             "anc INTEGER NOT NULL, depth INTEGER NOT NULL)"
         )
-        # Walk up through ancestors no rule matched; stop at the first one
-        # that is not such an ancestor of this batch.
+        # The others walk up through ancestors no rule matched, and stop at
+        # the first one that is not such an ancestor of this batch.
         conn.execute(
             "WITH RECURSIVE up (rid, anc, depth) AS ("
-            "  SELECT rid, parent, 1 FROM temp.hw_items"
-            "  WHERE outcome IS NULL AND parent IS NOT NULL"
+            "  SELECT h.rid, h.parent, 1 FROM temp.hw_items AS h"
+            "  LEFT JOIN temp.hw_items AS p ON p.rid = h.parent"
+            "  WHERE h.outcome IS NULL AND h.parent IS NOT NULL AND p.outcome IS NULL"
             "  UNION ALL"
             "  SELECT up.rid, h.parent, up.depth + 1 FROM up"
             "  JOIN temp.hw_items AS h ON h.rid = up.anc"
@@ -934,7 +941,7 @@ class Classifier:
             "WHERE NOT EXISTS (SELECT 1 FROM temp.hw_items AS h "
             "WHERE h.rid = up.anc AND h.outcome IS NULL)"
         )
-        # An ancestor in this batch was matched by a rule (depth 0)...
+        # That ancestor is in this batch and a rule matched it...
         conn.execute(
             "INSERT INTO temp.hw_decided SELECT t.rid, h.outcome, t.anc, t.depth "
             "FROM temp.hw_terminal AS t CROSS JOIN temp.hw_items AS h ON h.rid = t.anc"

@@ -552,10 +552,9 @@ def _unaligned_groups(
             (rule_set,),
         )
     ]
-    names = _team_names(conn)
     rows = conn.execute(
         "SELECT i.source, i.kind, i.project, i.parent, i.title, i.effort, i.id, "
-        "i.key, i.url, c.team FROM classified AS c CROSS JOIN items AS i "
+        "c.item FROM classified AS c CROSS JOIN items AS i "
         "ON i.rid = c.item WHERE c.rule_set = ? "
         f"AND c.outcome IN ({', '.join('?' for _ in unaligned)}) "
         "AND i.occurred_at >= ? AND i.occurred_at < ?",
@@ -563,7 +562,7 @@ def _unaligned_groups(
     )
     patterns: dict[str, str] = {}
     merged: dict[tuple[Any, ...], list[Any]] = {}
-    for source, kind, project, parent, title, effort, item, key, url, team in rows:
+    for source, kind, project, parent, title, effort, item, rid in rows:
         if parent is None:
             pattern = patterns.get(title)
             if pattern is None:
@@ -581,13 +580,32 @@ def _unaligned_groups(
         # are smaller than the third largest so far.
         if len(top) == 3:
             last = top[-1]
-            if effort < last["effort"] or (
-                effort == last["effort"] and item > last["id"]
-            ):
+            if effort < last[0] or (effort == last[0] and item > last[1]):
                 continue
-        top.append(_example(source, item, key, title, url, names.get(team), effort))
-        top.sort(key=lambda e: (-e["effort"], e["id"]))
+        top.append((effort, item, rid, source, title))
+        top.sort(key=lambda e: (-e[0], e[1]))
         del top[3:]
+    # Only the examples kept are named in full: their key, link and team.
+    names = _team_names(conn)
+    kept = [e[2] for entry in merged.values() for e in entry[2]]
+    details: dict[int, tuple[Any, ...]] = {}
+    for first in range(0, len(kept), _BATCH):
+        batch = kept[first : first + _BATCH]
+        details.update(
+            (rid, (key, url, names.get(team)))
+            for rid, key, url, team in conn.execute(
+                "SELECT i.rid, i.key, i.url, c.team FROM items AS i "
+                "CROSS JOIN classified AS c ON c.rule_set = ? AND c.item = i.rid "
+                f"WHERE i.rid IN ({', '.join('?' for _ in batch)})",
+                (rule_set, *batch),
+            )
+        )
+    for entry in merged.values():
+        examples = []
+        for effort, item, rid, source, title in entry[2]:
+            key, url, team = details[rid]
+            examples.append(_example(source, item, key, title, url, team, effort))
+        entry[2] = examples
     groups = group_work(
         (
             (*group_key, effort, count, examples)
@@ -600,6 +618,10 @@ def _unaligned_groups(
         _with_parent(conn, g) if id(g) in chosen and g.parent is not None else g
         for g in groups
     ]
+
+
+# Items named in one query.
+_BATCH = 500
 
 
 def _example(
