@@ -31,6 +31,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import requests
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - json does the same, more slowly
+    orjson = None  # type: ignore[assignment]
+
 from .errors import AuthError, GoneError, HttpError, NotFoundError
 
 if TYPE_CHECKING:
@@ -81,6 +86,38 @@ class Verdict:
     error: type[HttpError] | None = None
 
 
+# Every digit as "0", anything else as a space: a long number is then a run
+# of zeros, found at C speed (a regular expression is ten times slower).
+_DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER = b"0" * 20
+
+
+def _parse_json(content: bytes) -> Any:
+    """A body parsed as JSON, exactly as :func:`json.loads` parses it.
+
+    orjson, where installed, parses a page of records in about half the time.
+    What it refuses (``NaN``, UTF-16, bytes that are not UTF-8, broken JSON)
+    goes to :mod:`json`, which decides; so does a body with a run of 20
+    digits, which could be an integer past 64 bits, which orjson would turn
+    into a float.
+
+    :raises ValueError: the body is not (complete) JSON.
+    """
+    if orjson is not None and content.translate(_DIGITS).find(_LONG_NUMBER) < 0:
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(content)
+    except UnicodeDecodeError:
+        # Bytes that are not UTF-8 inside a string (a server writing
+        # Latin-1): keep them as surrogate escapes, so the one record holding
+        # them is set aside by the store instead of the whole page being
+        # retried and lost.
+        return json.loads(content.decode("utf-8", "surrogateescape"))
+
+
 @attrs.define
 class Exchange:
     """One request and what came of it: a response, or an exception.
@@ -119,17 +156,7 @@ class Exchange:
             if self.response is None:
                 raise ValueError("no response")
             content = self.response.content
-            if not content.strip():
-                self._data = None
-            else:
-                try:
-                    self._data = json.loads(content)
-                except UnicodeDecodeError:
-                    # Bytes that are not UTF-8 inside a string (a server
-                    # writing Latin-1): keep them as surrogate escapes, so
-                    # the one record holding them is set aside by the store
-                    # instead of the whole page being retried and lost.
-                    self._data = json.loads(content.decode("utf-8", "surrogateescape"))
+            self._data = _parse_json(content) if content.strip() else None
         return self._data
 
     def json_or_none(self) -> Any:

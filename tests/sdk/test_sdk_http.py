@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
@@ -640,3 +641,45 @@ def test_a_host_that_does_not_resolve_is_named_not_taken_for_an_outage(
     assert "the host name could not be resolved" in message
     assert "check the host name in the source's URL (jira.acme.invalid)" in message
     assert "may be down" not in message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"issues": [{"id": "1", "n": 1.5, "ok": true, "x": null}], "isLast": true}',
+        b'{"a": "caf\xc3\xa9 \\u00e9 \\ud83d\\ude00", "a": "last wins"}',
+        b'{"n": NaN, "m": -Infinity}',
+        b'{"big": 123456789012345678901234567890, "small": -0}',
+        b'{"x": 1e400}',
+        '{"utf16": "ok"}'.encode("utf-16"),
+        b'{"lone": "\\ud800"}',
+        b"  [1, 2, 3]\n",
+    ],
+    ids=[
+        "plain",
+        "unicode",
+        "nan",
+        "huge-int",
+        "overflow",
+        "utf-16",
+        "surrogate",
+        "list",
+    ],
+)
+def test_bodies_parse_exactly_as_json_parses_them(body):
+    answer = requests.Response()
+    answer.status_code = 200
+    answer._content = body
+    parsed = Exchange(Request("GET", "/x"), answer).json()
+    expected = json.loads(body)
+    assert repr(parsed) == repr(expected)  # repr: NaN is not equal to itself
+
+
+def test_bytes_that_are_not_utf8_become_surrogate_escapes_and_broken_json_fails():
+    answer = requests.Response()
+    answer.status_code = 200
+    answer._content = b'{"title": "caf\xe9"}'
+    assert Exchange(Request("GET", "/x"), answer).json() == {"title": "caf\udce9"}
+    answer._content = b'{"title": "cut'
+    with pytest.raises(ValueError):
+        Exchange(Request("GET", "/x"), answer).json()
