@@ -11,8 +11,6 @@ from typing import Any
 import attrs
 import click
 
-from . import checks as checks_module
-from . import snapshots
 from ._output import print_csv, print_json, print_table
 from ._views import (
     print_checks,
@@ -35,13 +33,13 @@ from .cli import (
 from .config import Config, load_config
 from .errors import HeadwayError
 from .model import Period
-from .report import write_report
-from .rules import explain as explain_item
-from .rules import rule_set
 from .secrets import redact
 from .store import Store
 from .sync import check_sources
-from .workspace import write_demo, write_init
+
+# The scorecard's modules (rules, scoring, snapshots, the report) are imported
+# by the commands that use them: `headway sync`, run on a schedule, starts a
+# tenth of a second sooner without them.
 
 
 class PeriodType(click.ParamType):
@@ -63,6 +61,8 @@ class MomentType(click.ParamType):
     name = "date"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
+        from . import snapshots
+
         if isinstance(value, datetime):
             return value
         try:
@@ -118,6 +118,8 @@ FINITE = FiniteFloatType()
 )
 def init(folder: str, force: bool, period: str | None) -> None:
     """Write a commented headway.toml with the four perspectives."""
+    from .workspace import write_init
+
     path = write_init(Path(folder), force=force, period=period)
     click.echo(f"Wrote {path}. Next: add objectives and sources, then `headway check`.")
 
@@ -130,6 +132,8 @@ def init(folder: str, force: bool, period: str | None) -> None:
 @pass_app
 def demo(app: App, folder: str, seed: int) -> None:
     """Build a demo workspace: generated data, synced, scored and reported."""
+    from .workspace import write_demo
+
     path = write_demo(Path(folder), seed=seed)
     config = load_config(
         path,
@@ -166,6 +170,8 @@ DEMO_HISTORY = (
 
 def demo_score(app: App, config: Config) -> None:
     """Score the demo through its quarter, then print the final scorecard."""
+    from . import snapshots
+
     with app.store(config) as store:
         for day in DEMO_HISTORY:
             run = snapshots.score(config, store, app.plugins, as_of=day)
@@ -178,6 +184,8 @@ def demo_score(app: App, config: Config) -> None:
 
 def demo_report(app: App, config: Config) -> None:
     """Write the demo's HTML report beside its store and say where it is."""
+    from .report import write_report
+
     with app.store(config) as store:
         written = write_report(store, config=config)
     click.echo(f"\nReport: {written.path}\n  open it in a browser to see the dashboard")
@@ -396,6 +404,8 @@ def score(
     as_json: bool,
 ) -> None:
     """Classify work, score the scorecard and save a snapshot."""
+    from . import snapshots
+
     config = app.config(period=period)
     teams = [t.key for t in config.scorecard.teams]
     if team:
@@ -433,6 +443,8 @@ def score(
 @pass_app
 def report(app: App, snapshot_id: int | None, output: str | None) -> None:
     """Write the HTML dashboard of a snapshot: one self-contained file."""
+    from .report import write_report
+
     config = app.config()
     with app.store(config, create=False) as store:
         written = write_report(store, output, snapshot_id, config=config)
@@ -453,6 +465,8 @@ def _size(size: int) -> str:
 @pass_app
 def snapshots_command(app: App, as_json: bool) -> None:
     """List stored snapshots, oldest first."""
+    from . import snapshots
+
     config = app.config()
     with app.store(config, create=False) as store:
         rows = snapshots.list_snapshots(store)
@@ -471,6 +485,8 @@ def snapshots_command(app: App, as_json: bool) -> None:
 @pass_app
 def diff(app: App, first: int | None, second: int | None, as_json: bool) -> None:
     """Compare two snapshots (default: the last two; one ID: it and the latest)."""
+    from . import snapshots
+
     config = app.config()
     with app.store(config, create=False) as store:
         a, b = snapshots.snapshot_pair(store, first, second)
@@ -489,6 +505,9 @@ def diff(app: App, first: int | None, second: int | None, as_json: bool) -> None
 @pass_app
 def explain(app: App, item: str, as_json: bool) -> None:
     """Say where an item goes and why: ITEM is SOURCE:ID or SOURCE:KEY."""
+    from .rules import explain as explain_item
+    from .rules import rule_set
+
     config = app.config()
     with app.store(config, create=False) as store:
         data = explain_item(
@@ -511,6 +530,8 @@ def explain(app: App, item: str, as_json: bool) -> None:
 @pass_app
 def record(app: App, measure: str, value: float, at: datetime | None) -> None:
     """Record a value of a measure or key result that has no sql or metric."""
+    from . import snapshots
+
     config = app.config()
     moment = at
     with app.store(config) as store:
@@ -530,6 +551,8 @@ def record(app: App, measure: str, value: float, at: datetime | None) -> None:
 @pass_app
 def check(app: App, strict: bool, as_json: bool) -> None:
     """Check the scorecard and the data: pass or fail per check, and a verdict."""
+    from . import checks as checks_module
+
     config = app.config(sources=True)
     results = [
         attrs.evolve(c, detail=redact(c.detail))

@@ -26,10 +26,12 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import sqlite_utils
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 from .connectors import DEFAULT_PARTITION, Page, State
 from .errors import StoreError, StoreLockedError
@@ -568,8 +570,18 @@ class Store:
         self.path = path
         self.conn = conn
         self.readonly = readonly
-        self.db = sqlite_utils.Database(conn)
+        self._db: sqlite_utils.Database | None = None
         self._lock_fd: int | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The sqlite-utils view of the connection, made when first asked for
+        (a sync never asks: it starts sooner without importing sqlite-utils)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     # ------------------------------------------------------------ opening
 
@@ -642,7 +654,8 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA query_only = ON")
             store = cls(path, conn, readonly=True)
-            # Last, so nothing after it (sqlite-utils sets a pragma) is refused.
+            store.db  # noqa: B018 - sqlite-utils sets a pragma when it starts
+            # Last, so nothing after it (sqlite-utils's pragma) is refused.
             conn.set_authorizer(_read_only_authorizer)
         except sqlite3.DatabaseError as error:
             raise _translate(error, path) from None
