@@ -10,6 +10,9 @@ report renders it.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import functools
 import json
 import logging
 import math
@@ -17,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -176,6 +180,17 @@ def score(
     rules = rule_set(scorecard, plugins)
 
     clock = _Clock()
+    figures_of = functools.partial(
+        _figures,
+        store,
+        config=config,
+        plugins=plugins,
+        span=span,
+        now=now,
+        rules_hash=rules.hash,
+        clock=clock,
+        recomputing=recomputing,
+    )
     store.acquire_lock("score")
     # Scoring reads and writes every row of large tables: a bigger page
     # cache, memory-mapped reads and temporary tables in memory spare
@@ -195,38 +210,21 @@ def score(
                 conn, rules, plugins, store=store.path, scratch=scratch
             )
             classification = classifier.refresh(full=reclassify)
+            if not save:
+                clock.lap("classify")
+                # Nothing may stay: the figures are read in this same
+                # transaction, which alone sees the classification.
+                figures = figures_of(conn, classification, save=False)
+        if save:
             clock.lap("classify")
-            allocations, items = _allocations(
-                conn, classification.rule_set, scorecard, span
-            )
-            clock.lap("effort")
-            readings = read_values(store, config, plugins, span)
-            nodes = score_scorecard(scorecard, readings, span.moment)
-            clock.lap("values")
-            overall = align(allocations)
-            groups = _unaligned_groups(
-                conn, classification.rule_set, span, overall.effort
-            )
-            before = _previous_picture(
-                conn, scorecard.period.label, span.moment, recomputing
-            )
-            current = picture(nodes, overall)
-            insights = [
-                *busy_not_moving(scorecard, current, before),
-                *trade_offs(scorecard, current, before),
-                *neglected(scorecard, current),
-                *busywork(groups, overall.effort),
-            ]
-            row = _snapshot_row(config, span, now, rules.hash, nodes, overall, items)
-            scores = [node.row() for node in nodes]
-            clock.lap("insights")
-            snapshot_id = None
-            if save:
-                snapshot_id = _insert(conn, row, scores, allocations, insights)
-                _prune_rule_sets(conn, rules.hash)
+            # The classification is committed (a cache, right whatever comes
+            # next): the figures read it on several connections at once.
+            with store.transaction() as conn:
+                figures = figures_of(conn, classification, save=True)
         clock.lap("save")
     finally:
         store.release_lock()
+    row, scores, allocations, insights, snapshot_id = figures
     log.info(
         "scored in %.2f s (%s)",
         sum(clock.laps.values()),
@@ -267,6 +265,66 @@ def score(
         clock.laps,
         clock.cpu,
     )
+
+
+def _figures(
+    store: Store,
+    conn: sqlite3.Connection,
+    classification: RefreshStats,
+    *,
+    config: Config,
+    plugins: Any,
+    span: Window,
+    now: datetime,
+    rules_hash: str,
+    clock: _Clock,
+    recomputing: int | None,
+    save: bool,
+) -> tuple[
+    dict[str, Any], list[dict[str, Any]], list[Allocation], list[Insight], int | None
+]:
+    """Everything a snapshot holds, computed in the transaction of ``conn``
+    and, with ``save``, stored: its row, scores, allocations and insights,
+    and its id.
+
+    With ``save`` the classification is committed, so the unaligned work is
+    read on a connection of its own, in a thread, while this one sums the
+    allocations and reads the measures' values: the first is mostly Python,
+    the others mostly SQLite, which runs without Python's lock.
+    """
+    scorecard = config.scorecard
+    rule_set = classification.rule_set
+    with contextlib.ExitStack() as stack:
+        work: concurrent.futures.Future[dict[tuple[Any, ...], list[Any]]] | None = None
+        if save:
+            pool = stack.enter_context(
+                concurrent.futures.ThreadPoolExecutor(1, "headway-busywork")
+            )
+            work = pool.submit(_read_unaligned_work, store.path, rule_set, span)
+        allocations, items = _allocations(conn, rule_set, scorecard, span)
+        clock.lap("effort")
+        readings = read_values(store, config, plugins, span)
+        nodes = score_scorecard(scorecard, readings, span.moment)
+        clock.lap("values")
+        merged = work.result() if work else _unaligned_work(conn, rule_set, span)
+    overall = align(allocations)
+    groups = _unaligned_groups(conn, merged, overall.effort)
+    before = _previous_picture(conn, scorecard.period.label, span.moment, recomputing)
+    current = picture(nodes, overall)
+    insights = [
+        *busy_not_moving(scorecard, current, before),
+        *trade_offs(scorecard, current, before),
+        *neglected(scorecard, current),
+        *busywork(groups, overall.effort),
+    ]
+    row = _snapshot_row(config, span, now, rules_hash, nodes, overall, items)
+    scores = [node.row() for node in nodes]
+    clock.lap("insights")
+    snapshot_id = None
+    if save:
+        snapshot_id = _insert(conn, row, scores, allocations, insights)
+        _prune_rule_sets(conn, rules_hash)
+    return row, scores, allocations, insights, snapshot_id
 
 
 class _Clock:
@@ -533,15 +591,32 @@ def _team_names(conn: sqlite3.Connection) -> dict[int, str]:
     return dict(conn.execute("SELECT id, name FROM team_names"))
 
 
-def _unaligned_groups(
-    conn: sqlite3.Connection, rule_set: int, span: Window, total: float
-) -> list[WorkGroup]:
-    """Unaligned work of the window, grouped for the busywork insight.
+def _read_unaligned_work(
+    path: Path, rule_set: int, span: Window
+) -> dict[tuple[Any, ...], list[Any]]:
+    """:func:`_unaligned_work` on a read-only connection of its own."""
+    conn = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+    )
+    try:
+        for pragma in _SCORING_PRAGMAS:
+            conn.execute(pragma)
+        return _unaligned_work(conn, rule_set, span)
+    finally:
+        conn.close()
+
+
+def _unaligned_work(
+    conn: sqlite3.Connection, rule_set: int, span: Window
+) -> dict[tuple[Any, ...], list[Any]]:
+    """Unaligned work of the window, summed per group for the busywork insight.
 
     One pass over the unaligned items sums them per parent, or per title
     pattern for items without one, and keeps each group's three largest
-    items; titles repeat, so each distinct title is masked once. Only listed
-    groups get their parent named.
+    items; titles repeat, so each distinct title is masked once.
+
+    :returns: ``(source, kind, project, parent, pattern)`` to its effort,
+        number of items and examples.
     """
     start, end = span.bounds()
     unaligned = [
@@ -606,6 +681,14 @@ def _unaligned_groups(
             key, url, team = details[rid]
             examples.append(_example(source, item, key, title, url, team, effort))
         entry[2] = examples
+    return merged
+
+
+def _unaligned_groups(
+    conn: sqlite3.Connection, merged: dict[tuple[Any, ...], list[Any]], total: float
+) -> list[WorkGroup]:
+    """The unaligned work's groups (:func:`~headway.scoring.group_work`); only
+    those listed get their parent named."""
     groups = group_work(
         (
             (*group_key, effort, count, examples)

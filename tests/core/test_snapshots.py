@@ -265,6 +265,10 @@ def test_a_measure_whose_sql_fails_stops_the_score_and_saves_nothing(
             score(cfg, store, plugins, now=NOW)
         assert store.conn.execute("SELECT count(*) FROM snapshots").fetchone() == (0,)
         assert store.conn.execute("SELECT count(*) FROM items").fetchone() == (1,)
+        # The classification the score brought up to date stays: it is right
+        # whatever the measures say, and the next score need not redo it.
+        kept = store.conn.execute("SELECT count(*) FROM classified").fetchone()
+        assert kept == (1,)
 
 
 class Measures:
