@@ -467,18 +467,24 @@ def baseline(path: Path, repeat: int = 3) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
+def fresh_name(round_number: int) -> str:
+    """A rule name no earlier run gave: the round and a random part, so a
+    store kept with --folder meets a new rule set in every round too."""
+    return f"rule 1 (round {round_number}, {os.urandom(4).hex()})"
+
+
 def fresh_rules(config: Any, round_number: int) -> Any:
     """The configuration with a rule set the store has not seen: the first
-    rule's name (part of the rules hash) carries the round's number."""
+    rule's name is part of the rules hash."""
     scorecard = config.scorecard
     first, *rest = scorecard.rules
-    renamed = attrs.evolve(first, name=f"{first.name} (round {round_number})")
+    renamed = attrs.evolve(first, name=fresh_name(round_number))
     return attrs.evolve(
         config, scorecard=attrs.evolve(scorecard, rules=(renamed, *rest))
     )
 
 
-SCORES = ("cold", "warm", "incremental")
+SCORES = ("cold", "warm", "incremental", "command")
 
 
 def measure(folder: Path, rounds: int = 3) -> dict[str, Any]:
@@ -511,6 +517,7 @@ def measure(folder: Path, rounds: int = 3) -> dict[str, Any]:
             figures["warm_steps"] = dict(warm.timings)
             figures["warm_steps_cpu"] = dict(warm.cpu_timings)
             figures["alignment"] = cold.data["snapshot"]["alignment"]
+        figures["command"], figures["command_cpu"] = time_command(folder, number)
         figures["changed"] = touch(folder)
         with Store.open(database) as store:
             with Timer() as timer:
@@ -521,6 +528,30 @@ def measure(folder: Path, rounds: int = 3) -> dict[str, Any]:
         result["rounds"].append(figures)
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
+
+
+def time_command(folder: Path, round_number: int) -> tuple[float, float]:
+    """Wall and CPU seconds of the command ``headway score``, cold, run in
+    this process as a user runs it, less Python's start: reading the
+    configuration, opening the store (its damage check reads every page),
+    scoring and printing. Its configuration has a rule set new to the store."""
+    from click.testing import CliRunner
+
+    from headway.cli import build_cli
+
+    text = (folder / "headway.toml").read_text(encoding="utf-8")
+    renamed = text.replace('name = "rule 1"', f'name = "{fresh_name(round_number)}"', 1)
+    variant = folder / f"headway-command-{round_number}.toml"
+    variant.write_text(renamed, encoding="utf-8")
+    cli = build_cli(Plugins.create(entry_points=False))
+    with Timer() as timer:
+        result = CliRunner().invoke(
+            cli, ["--config", str(variant), "score", "--as-of", AS_OF.isoformat()]
+        )
+    variant.unlink()
+    if result.exit_code != 0:
+        raise SystemExit(f"headway score failed: {result.output}")
+    return timer.wall, timer.cpu
 
 
 def medians(result: dict[str, Any]) -> dict[str, float]:
@@ -586,8 +617,9 @@ def report(result: dict[str, Any]) -> None:
         f"(rounds: {_list(r['baseline'] for r in rounds)})"
     )
     for name in SCORES:
+        label = "headway score" if name == "command" else f"score {name}"
         print(
-            f"  score {name:<12} {found[name]:6.2f} s wall (ratio "
+            f"  {label:<18} {found[name]:6.2f} s wall (ratio "
             f"{found[name + '_ratio']:5.2f})  {found[name + '_cpu']:6.2f} s CPU "
             f"(ratio {found[name + '_cpu_ratio']:5.2f})  "
             f"(rounds: {_list(r[name] for r in rounds)})"

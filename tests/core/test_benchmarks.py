@@ -38,7 +38,7 @@ def test_the_score_benchmark_runs_and_reports_its_figures(tmp_path: Path):
         # only (the second round's touch changed the store again).
         assert round_["classified"] == 1500
         assert 0 < round_["changed"] <= round_["reclassified"] < 1500
-        for name in ("baseline", "cold", "warm", "incremental"):
+        for name in ("baseline", "cold", "warm", "incremental", "command"):
             assert round_[name] > 0 and round_[f"{name}_cpu"] >= 0
         assert 0 < round_["alignment"] < 1
     assert figures["rss_mb"] > 0
