@@ -153,8 +153,8 @@ def _split_statements(script: str) -> list[str]:
     return statements
 
 
-_CORE_TABLES = """
-CREATE TABLE items (
+# The columns of `items` as schema 1 made them; schema 4 numbers the rows.
+_ITEMS_COLUMNS = """\
     source TEXT NOT NULL,
     id TEXT NOT NULL,
     key TEXT,
@@ -180,7 +180,12 @@ CREATE TABLE items (
     synced_at TEXT NOT NULL,
     run_id INTEGER,
     deleted_at TEXT,
-    PRIMARY KEY (source, id)
+"""
+
+_CORE_TABLES = (
+    "\nCREATE TABLE items (\n"
+    + _ITEMS_COLUMNS
+    + """    PRIMARY KEY (source, id)
 );
 CREATE TABLE metrics (
     source TEXT NOT NULL,
@@ -232,6 +237,7 @@ CREATE TABLE rejected (
     rejected_at TEXT NOT NULL
 );
 """
+)
 
 
 def _unaligned_view(end: str) -> str:
@@ -404,37 +410,14 @@ _UNALIGNED_BY_MOMENT = "DROP VIEW unaligned_items;\n" + _unaligned_view(
 # becomes a view with the columns the table had; `effort`, `occurred_at` and
 # the reason's ancestor are read from `items`. The old cache is dropped: the
 # next score classifies every item once.
-_ITEMS_WITH_NUMBERS = """
-CREATE TABLE items_numbered (
-    source TEXT NOT NULL,
-    id TEXT NOT NULL,
-    key TEXT,
-    kind TEXT NOT NULL,
-    title TEXT NOT NULL DEFAULT '',
-    url TEXT,
-    project TEXT,
-    team TEXT,
-    people TEXT NOT NULL DEFAULT '[]',
-    status TEXT,
-    state TEXT NOT NULL DEFAULT 'open',
-    created_at TEXT,
-    updated_at TEXT,
-    closed_at TEXT,
-    occurred_at TEXT,
-    effort REAL NOT NULL DEFAULT 0,
-    points REAL,
-    value REAL,
-    labels TEXT NOT NULL DEFAULT '[]',
-    parent TEXT,
-    attributes TEXT NOT NULL DEFAULT '{}',
-    version INTEGER NOT NULL DEFAULT 1,
-    synced_at TEXT NOT NULL,
-    run_id INTEGER,
-    deleted_at TEXT,
-    rid INTEGER PRIMARY KEY,
+_ITEMS_WITH_NUMBERS = (
+    "\nCREATE TABLE items_numbered (\n"
+    + _ITEMS_COLUMNS
+    + """    rid INTEGER PRIMARY KEY,
     UNIQUE (source, id)
 );
 """
+)
 _COMPACT_CACHE = f"""
 DROP VIEW unaligned_items;
 DROP TABLE assignments;
