@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -743,23 +744,41 @@ class Store:
         if count <= 0:
             yield []
             return
-        with tempfile.TemporaryDirectory(prefix="headway-scratch-") as folder:
-            attached: list[Scratch] = []
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="headway-scratch-"))
+        except OSError as error:
+            log.warning(
+                "no scratch folder for work on several threads (%s); working on "
+                "one. Set TMPDIR to a folder with room to use them",
+                error.strerror or error,
+            )
+            yield []
+            return
+        attached: list[Scratch] = []
+        try:
             try:
-                with self._errors():
-                    for number in range(count):
-                        scratch = Scratch(
-                            Path(folder) / f"part{number}.db", f"hw_scratch{number}"
-                        )
-                        self.conn.execute(
-                            f"ATTACH DATABASE ? AS {scratch.name}", (str(scratch.path),)
-                        )
-                        attached.append(scratch)
-                yield attached
-            finally:
-                for scratch in attached:
-                    with contextlib.suppress(sqlite3.Error):
-                        self.conn.execute(f"DETACH DATABASE {scratch.name}")
+                for number in range(count):
+                    scratch = Scratch(
+                        folder / f"part{number}.db", f"hw_scratch{number}"
+                    )
+                    self.conn.execute(
+                        f"ATTACH DATABASE ? AS {scratch.name}", (str(scratch.path),)
+                    )
+                    attached.append(scratch)
+            except sqlite3.Error as error:
+                log.warning(
+                    "cannot make a scratch database in %s (%s); working on %d "
+                    "thread(s)",
+                    folder,
+                    error,
+                    len(attached) + 1,
+                )
+            yield attached
+        finally:
+            for scratch in attached:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute(f"DETACH DATABASE {scratch.name}")
+            shutil.rmtree(folder, ignore_errors=True)
 
     @contextlib.contextmanager
     def read_transaction(self) -> Iterator[sqlite3.Connection]:

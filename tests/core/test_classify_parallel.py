@@ -174,3 +174,28 @@ def test_a_score_on_helper_threads_saves_the_same_snapshot(
     assert figures(preview) == figures(shared) == figures(alone)
     assert shared.data["snapshot"]["items"] == 500
     store.close()
+
+
+def test_without_a_scratch_folder_a_score_classifies_on_one_thread(
+    tmp_path: Path,
+    parallel: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+):
+    cfg = config(RULES, database=tmp_path / "h.db")
+    plugins = Plugins.create(entry_points=False)
+    store = fill(tmp_path / "h.db", items(300))
+
+    def no_room(*args: Any, **kwargs: Any) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tempfile.mkdtemp", no_room)
+    with caplog.at_level(logging.WARNING, logger="headway.store"):
+        run = score(cfg, store, plugins, as_of=date(2026, 1, 9))
+
+    assert "no scratch folder for work on several threads" in caplog.text
+    assert "No space left on device" in caplog.text
+    assert run.classification.classified == 300
+    ruleset = rule_set(cfg.scorecard, plugins)
+    assert read_assignments(store, ruleset) == python_assignments(store, ruleset)
+    store.close()
