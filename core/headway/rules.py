@@ -605,7 +605,8 @@ class Classifier:
         store: Path | None = None,
         scratch: Sequence[Scratch] = (),
     ):
-        """
+        """Classify under ``rules`` on ``conn``, the store's connection.
+
         :param store: the store's file, and ``scratch``, databases attached
             to ``conn`` (:meth:`~headway.store.Store.scratch`) that the
             transaction has not locked: with both, classifying every item
