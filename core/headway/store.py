@@ -241,10 +241,8 @@ CREATE TABLE rejected (
 )
 
 
-def _unaligned_view(end: str) -> str:
-    """The ``unaligned_items`` view, counting what occurred before ``end``."""
-    return f"""CREATE VIEW unaligned_items AS
-SELECT
+# The first columns of the `unaligned_items` view, in every schema.
+_UNALIGNED_ITEM_COLUMNS = """\
     s.id AS snapshot_id,
     i.source,
     i.id,
@@ -253,7 +251,14 @@ SELECT
     i.title,
     i.url,
     i.project,
-    a.team,
+"""
+
+
+def _unaligned_view(end: str) -> str:
+    """The ``unaligned_items`` view, counting what occurred before ``end``."""
+    return f"""CREATE VIEW unaligned_items AS
+SELECT
+{_UNALIGNED_ITEM_COLUMNS}    a.team,
     i.occurred_at,
     i.effort,
     a.reason
@@ -419,6 +424,14 @@ _ITEMS_WITH_NUMBERS = (
 );
 """
 )
+# An assignment's reason: its decider's own, with the ancestor it was
+# inherited from named in front (c: classified, o: outcomes, g: the origin).
+_REASON = (
+    "CASE WHEN c.origin IS NULL THEN o.reason\n"
+    "        ELSE 'inherited from ' || g.source || ':' || "
+    "coalesce(nullif(g.key, ''), g.id)\n"
+    "            || ' (' || o.reason || ')' END"
+)
 _COMPACT_CACHE = f"""
 DROP VIEW unaligned_items;
 DROP TABLE assignments;
@@ -471,9 +484,7 @@ SELECT
     o.category,
     o.share,
     i.effort * o.share AS effort,
-    CASE WHEN c.origin IS NULL THEN o.reason
-        ELSE 'inherited from ' || g.source || ':' || coalesce(nullif(g.key, ''), g.id)
-            || ' (' || o.reason || ')' END AS reason,
+    {_REASON} AS reason,
     o.rule,
     CASE WHEN c.origin IS NULL THEN o.via ELSE 'inherited' END AS via,
     c.depth,
@@ -486,7 +497,21 @@ JOIN items AS i ON i.rid = c.item
 JOIN outcomes AS o ON o.rule_set = c.rule_set AND o.outcome = c.outcome
 LEFT JOIN team_names AS t ON t.id = c.team
 LEFT JOIN items AS g ON g.rid = c.origin;
-{_unaligned_view("min(s.period_end, s.taken_at)")}
+CREATE VIEW unaligned_items AS
+SELECT
+{_UNALIGNED_ITEM_COLUMNS}    t.name AS team,
+    i.occurred_at,
+    i.effort,
+    {_REASON} AS reason
+FROM latest_snapshot AS s
+JOIN rule_sets AS r ON r.rules_hash = s.rules_hash
+JOIN outcomes AS o ON o.rule_set = r.id AND o.category = 'unaligned'
+JOIN classified AS c ON c.rule_set = r.id AND c.outcome = o.outcome
+JOIN items AS i ON i.rid = c.item
+LEFT JOIN team_names AS t ON t.id = c.team
+LEFT JOIN items AS g ON g.rid = c.origin
+WHERE i.occurred_at >= s.period_start
+    AND i.occurred_at < min(s.period_end, s.taken_at);
 """
 
 #: The schema, in order. Append; never edit a migration that has shipped.
