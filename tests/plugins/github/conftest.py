@@ -28,21 +28,26 @@ def github(fake_api: FakeApi) -> FakeGitHub:
     return FakeGitHub().install(fake_api)
 
 
+def add_merged_pull(github: FakeGitHub, repo: Repo, updated: datetime) -> None:
+    """A pull request opened five hours before ``updated`` and merged then."""
+    github.add_issue(
+        repo,
+        pull=True,
+        created=updated - timedelta(hours=5),
+        updated=updated,
+        state="closed",
+        closed=updated,
+        merged=updated,
+    )
+
+
 def fill(github: FakeGitHub, repo: Repo, count: int, *, every: timedelta) -> None:
     """``count`` items in ``repo``, updated ``every`` apart from January on:
     every third a merged pull request, every fifth a closed issue."""
     for index in range(count):
         updated = JANUARY + every * (len(repo.issues) + 1)
         if index % 3 == 0:
-            github.add_issue(
-                repo,
-                pull=True,
-                created=updated - timedelta(hours=5),
-                updated=updated,
-                state="closed",
-                closed=updated,
-                merged=updated,
-            )
+            add_merged_pull(github, repo, updated)
         elif index % 5 == 0:
             github.add_issue(repo, updated=updated, state="closed", closed=updated)
         else:

@@ -11,7 +11,7 @@ from headway.secrets import Secret
 from headway_github import GitHubConfig, IssueMapper
 from headway_sdk.testing import FakeApi
 
-from .conftest import JANUARY, Sync, fill, rows, saved_state
+from .conftest import JANUARY, Sync, add_merged_pull, fill, rows, saved_state
 from .fakegithub import FakeGitHub, Repo
 
 
@@ -26,16 +26,7 @@ def live(database: Path) -> list[tuple[str, str, str]]:
 def add_pulls(github: FakeGitHub, repo: Repo, count: int) -> None:
     """``count`` merged pull requests, updated an hour apart from January."""
     for _ in range(count):
-        updated = JANUARY + timedelta(hours=len(repo.issues) + 1)
-        github.add_issue(
-            repo,
-            pull=True,
-            created=updated - timedelta(hours=5),
-            updated=updated,
-            state="closed",
-            closed=updated,
-            merged=updated,
-        )
+        add_merged_pull(github, repo, JANUARY + timedelta(hours=len(repo.issues) + 1))
 
 
 def test_a_repository_with_issues_off_has_its_pull_requests_read(
